@@ -1,0 +1,61 @@
+/*
+ * alarm: the alarm state machine of one alarm. Pure: it takes the alarm's
+ * config, its state, a reading (value + quality) and the time, and says which
+ * events happened. It does no I/O and keeps no globals; the caller (the main
+ * loop) persists the state and the events through the store.
+ *
+ * Rules (SPEC "Alarms"):
+ * - above/below compare against threshold to raise and against clear
+ *   (hysteresis) to clear; equals/not_equals compare against value.
+ * - delay_s: the condition must hold continuously that long (measured on
+ *   NOW_MONO_MS) before the alarm is raised; clear_delay_s likewise.
+ * - latch: an active latched alarm whose condition has cleared stays active
+ *   until acknowledged; ack then emits ACKED followed at once by CLEARED.
+ *   A latched alarm acked while its condition holds stays active (acked) and
+ *   clears when the condition clears.
+ * - a reading of bad or stale quality neither raises nor clears, and cancels
+ *   a pending (delayed) raise or clear: the delay starts again at the next
+ *   good reading.
+ * - the implicit DEVICE.offline alarm is driven by alarm_offline().
+ */
+#ifndef YW_ALARM_H
+#define YW_ALARM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+#include "util.h"
+
+enum alarm_event { ALARM_EV_NONE = 0, ALARM_EV_RAISED, ALARM_EV_CLEARED, ALARM_EV_ACKED };
+
+struct alarm_state {
+	bool active;            /* raised, not yet cleared */
+	bool acked;             /* acknowledged since it was raised */
+	bool cond;              /* last evaluated condition (after hysteresis) */
+	int64_t pending_since;  /* mono ms the raise/clear condition began; -1 = none */
+	int64_t raised_ts;      /* wall ms of the raise (0 when not active) */
+	double value;           /* value at the last event */
+};
+
+/* A fresh, inactive state. */
+void alarm_state_init(struct alarm_state *s);
+
+/* Feed one reading. Writes up to 2 events to EV (the rest ALARM_EV_NONE) and
+ * returns how many. NOW_WALL_MS stamps raised_ts. */
+int alarm_eval(const struct alarm_cfg *a, struct alarm_state *s, double value,
+	       enum yw_quality q, int64_t now_mono_ms, int64_t now_wall_ms,
+	       enum alarm_event ev[2]);
+
+/* Acknowledge. Returns -1 when the alarm is not active (refused), else the
+ * number of events written to EV (ACKED, then CLEARED when a latched alarm's
+ * condition is already clear). LATCH is the alarm's latch setting (false for
+ * an offline alarm). */
+int alarm_ack(bool latch, struct alarm_state *s, enum alarm_event ev[2]);
+
+/* Offline alarm: device went offline (true) or answered again (false).
+ * Returns the event (RAISED, CLEARED or NONE). */
+enum alarm_event alarm_offline(struct alarm_state *s, bool offline, int64_t now_wall_ms);
+
+const char *alarm_event_name(enum alarm_event e);  /* "raised" | "cleared" | "acked" */
+
+#endif

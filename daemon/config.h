@@ -1,0 +1,188 @@
+/*
+ * config: loads and validates the gateway configuration (JSON) and the device
+ * profiles it names, into typed structs. This is the only module that sees
+ * JSON; everything else reads `struct config`.
+ *
+ * Ownership: config_load() returns a heap `struct config` owned by the caller,
+ * released with config_free(). Strings are fixed-size arrays inside the structs
+ * (ids are at most 63 characters), so there is one allocation per array.
+ */
+#ifndef YW_CONFIG_H
+#define YW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define YW_ID_MAX 64          /* ids: [a-z0-9][a-z0-9_-]{0,62} + NUL */
+#define YW_FULLID_MAX 128     /* DEVICE.POINT */
+#define YW_TEXT_MAX 256       /* names, locations, messages, hosts */
+#define YW_PATH_MAX 1024
+
+enum yw_table { TABLE_COIL, TABLE_DISCRETE, TABLE_INPUT, TABLE_HOLDING };
+
+enum yw_type {
+	TYPE_BOOL, TYPE_INT16, TYPE_UINT16, TYPE_INT32, TYPE_UINT32,
+	TYPE_INT64, TYPE_UINT64, TYPE_FLOAT32, TYPE_FLOAT64
+};
+
+/* Word/byte order of multi-register values; see SPEC "Word order". */
+enum yw_order { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
+
+enum yw_severity { SEV_CRITICAL, SEV_MAJOR, SEV_MINOR, SEV_WARNING };
+
+enum yw_category {
+	CAT_FIRE, CAT_POWER, CAT_WATER, CAT_LIGHTING, CAT_SECURITY, CAT_GAS,
+	CAT_ELEVATOR, CAT_STRUCTURE, CAT_ENVIRONMENT, CAT_SYSTEM
+};
+
+enum yw_when { WHEN_ABOVE, WHEN_BELOW, WHEN_EQUALS, WHEN_NOT_EQUALS };
+
+enum yw_bus_type { BUS_RTU, BUS_TCP };
+
+enum yw_log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+struct point_cfg {
+	char name[YW_ID_MAX];
+	enum yw_table table;
+	uint16_t address;
+	enum yw_type type;
+	enum yw_order order;
+	int bit;                 /* -1: none; 0..15 with TYPE_BOOL on input/holding */
+	double scale;            /* default 1 */
+	double offset;           /* default 0 */
+	int decimals_from;       /* -1: none; else index of a point of the same device
+	                            whose value d divides this one by 10^d (profile key
+	                            "decimals_from": "POINTNAME") */
+	char unit[32];
+	bool writable;
+	bool has_min, has_max;   /* write bounds in engineering units */
+	double min, max;
+	double deadband;         /* default 0: any change is stored */
+	int store_max_interval_s;/* default 300 */
+};
+
+struct bus_cfg {
+	char id[YW_ID_MAX];
+	enum yw_bus_type type;
+	/* rtu */
+	char device[YW_PATH_MAX];
+	int baud;                /* default 9600 */
+	char parity;             /* 'N' | 'E' | 'O', default 'N' */
+	int data_bits;           /* 7 | 8, default 8 */
+	int stop_bits;           /* 1 | 2, default 1 */
+	bool rs485;              /* default false: ask the driver for RS-485 mode */
+	int inter_frame_delay_ms;/* default 0: extra silence between requests */
+	/* tcp */
+	char host[YW_TEXT_MAX];
+	int port;                /* default 502 */
+	/* both */
+	int timeout_ms;          /* default 1000 (tcp) / 300 (rtu) */
+	int retries;             /* default 1 (a failed request is tried again once) */
+};
+
+struct device_cfg {
+	char id[YW_ID_MAX];
+	int bus;                 /* index into config.buses */
+	int unit;                /* Modbus unit id 0..247 (TCP: 0..255) */
+	char profile[YW_ID_MAX]; /* "" when none */
+	int poll_ms;             /* default 1000 */
+	char location[YW_TEXT_MAX];  /* "" when none */
+	enum yw_category category;   /* default CAT_SYSTEM */
+	bool enabled;            /* default true */
+	int offline_after;       /* default 3 */
+	enum yw_severity offline_severity; /* default SEV_MAJOR */
+	int max_read_regs;       /* default 125 */
+	int max_gap;             /* default 0 */
+	struct point_cfg *points;/* owned; profile points first, then inline ones */
+	size_t npoints;
+};
+
+struct alarm_cfg {
+	char id[YW_ID_MAX];
+	char point[YW_FULLID_MAX];   /* DEVICE.POINT as written */
+	int device;                  /* index into config.devices */
+	int pt;                      /* index into that device's points */
+	enum yw_when when;
+	double threshold;            /* above/below; for equals/not_equals = value */
+	double clear;                /* = threshold when not given */
+	bool has_clear;
+	double delay_s, clear_delay_s;
+	enum yw_severity severity;   /* default SEV_MAJOR */
+	enum yw_category category;   /* default: the device's category */
+	bool latch;
+	char message[YW_TEXT_MAX];   /* "" when none */
+};
+
+struct broker_cfg {
+	bool tls;                    /* mqtts:// */
+	char host[YW_TEXT_MAX];
+	int port;                    /* default 1883 / 8883 */
+};
+
+struct mqtt_cfg {
+	bool enabled;                /* false when the section is absent */
+	struct broker_cfg *brokers;  /* owned */
+	size_t nbrokers;
+	char client_id[YW_TEXT_MAX]; /* default SITE-GATEWAY */
+	char username[YW_TEXT_MAX];  /* "" when none */
+	char password_file[YW_PATH_MAX];
+	char password[YW_TEXT_MAX];  /* read from password_file; never logged */
+	char ca_file[YW_PATH_MAX];   /* "" = system CAs */
+	char cert_file[YW_PATH_MAX];
+	char key_file[YW_PATH_MAX];
+	char topic_prefix[YW_TEXT_MAX]; /* default "yardwatch" */
+	int keepalive_s;             /* default 30 */
+	int telemetry_interval_s;    /* default 60; 0 = off */
+	int telemetry_qos;           /* default 0 */
+};
+
+struct config {
+	char path[YW_PATH_MAX];      /* the file it was loaded from */
+	char site_id[YW_ID_MAX];
+	char site_name[YW_TEXT_MAX];
+	char gateway[YW_ID_MAX];
+	char storage_path[YW_PATH_MAX];
+	int retention_days;          /* default 90 */
+	int max_mb;                  /* default 256 */
+	char profiles_dir[YW_PATH_MAX];
+	enum yw_log_level log_level; /* "log_level" key, default info */
+	struct mqtt_cfg mqtt;
+	struct bus_cfg *buses;       /* owned */
+	size_t nbuses;
+	struct device_cfg *devices;  /* owned */
+	size_t ndevices;
+	struct alarm_cfg *alarms;    /* owned */
+	size_t nalarms;
+};
+
+/*
+ * Load and validate PATH. On success returns the config. On failure returns
+ * NULL after writing every error found to ERRS, one per line, in the SPEC's
+ * forms ("FILE: JSON.PATH: message", "FILE:LINE:COLUMN: message").
+ * Warnings (e.g. a serial device that does not exist yet) go to ERRS too,
+ * prefixed "warning: ", and do not make the load fail.
+ * profiles_dir_override, when not NULL, replaces the config's profiles_dir
+ * (used by tests and the simulator to point at the source tree).
+ */
+struct config *config_load(const char *path, const char *profiles_dir_override,
+			   FILE *errs);
+void config_free(struct config *cfg);
+
+/* Point count over all devices (for "ok: N buses, N devices, N points, N alarms"). */
+size_t config_npoints(const struct config *cfg);
+
+/* Find by id; -1 when absent. */
+int config_find_device(const struct config *cfg, const char *id);
+int config_find_point(const struct device_cfg *dev, const char *name);
+int config_find_alarm(const struct config *cfg, const char *id);
+
+/* Names of enum values as written in the config ("holding", "float32", ...). */
+const char *config_table_name(enum yw_table t);
+const char *config_type_name(enum yw_type t);
+const char *config_severity_name(enum yw_severity s);
+const char *config_category_name(enum yw_category c);
+const char *config_when_name(enum yw_when w);
+
+#endif

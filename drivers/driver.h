@@ -1,0 +1,53 @@
+/*
+ * driver: the bus contract. One `struct driver` is one physical bus (an
+ * RS-485 line or a Modbus TCP endpoint) behind libmodbus; it is owned by that
+ * bus's worker thread and used by it alone (driver_abort() excepted).
+ *
+ * It tells "the device answered with an exception" (DRV_EXCEPTION: the link
+ * is fine, the point is bad) from "the link failed" (timeout, CRC, socket:
+ * back off, reconnect). TCP reconnects by itself on the next call after the
+ * peer dropped. The bus's timeout is set as both response and byte timeout on
+ * every context, and inter_frame_delay_ms of silence is kept between requests.
+ */
+#ifndef YW_DRIVER_H
+#define YW_DRIVER_H
+
+#include <stdint.h>
+#include "../daemon/config.h"
+
+enum drv_status {
+	DRV_OK = 0,
+	DRV_EXCEPTION,   /* device answered with exception code *exc */
+	DRV_TIMEOUT,     /* no (complete) answer within timeout_ms, after retries */
+	DRV_CRC,         /* corrupt frame (bad CRC / bad header / wrong length) */
+	DRV_LINK,        /* socket/tty error, connection refused or dropped */
+};
+
+struct driver;
+
+/* Create the driver for BUS (does not connect yet). NULL on error (logged). */
+struct driver *driver_new(const struct bus_cfg *bus);
+void driver_free(struct driver *d);
+
+/* Connect if not connected. DRV_OK or DRV_LINK. */
+enum drv_status driver_connect(struct driver *d);
+/* True when a connect has happened since the last call (the caller re-reads
+ * what it must read after a reconnect). */
+int driver_reconnected(struct driver *d);
+
+/* Read COUNT registers (input/holding) into REGS, or COUNT bits
+ * (coil/discrete) into REGS as 0/1, from UNIT. On DRV_EXCEPTION *EXC holds
+ * the Modbus exception code. Retries link failures bus->retries times. */
+enum drv_status driver_read(struct driver *d, int unit, enum yw_table t,
+			    uint16_t start, uint16_t count, uint16_t *regs, int *exc);
+
+/* Write COUNT registers (holding) or bits (coil) from REGS (bits as 0/1). */
+enum drv_status driver_write(struct driver *d, int unit, enum yw_table t,
+			     uint16_t start, uint16_t count, const uint16_t *regs, int *exc);
+
+/* From another thread: make a blocked call return soon (shutdown). */
+void driver_abort(struct driver *d);
+
+const char *driver_status_name(enum drv_status s);
+
+#endif

@@ -1,0 +1,3 @@
+/* module under construction */
+#include <stddef.h>
+typedef int yw_placeholder_planner;
