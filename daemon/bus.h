@@ -33,7 +33,10 @@ struct bus_result {
 	struct bus_result *next;    /* queue link */
 	int dev;                    /* device index */
 	int64_t ts_ms;              /* wall clock at the end of the poll */
-	/* BUS_RES_POLL */
+	/* BUS_RES_POLL. A failed poll (!ok) carries no readings: every point is
+	 * Q_STALE. In an ok poll a point is Q_GOOD, or Q_BAD when the device
+	 * refused it (exception) or it did not decode; values[i] is 0 unless
+	 * Q_GOOD. */
 	bool ok;                    /* the link worked (exceptions included) */
 	int consecutive_failures;   /* failed polls in a row, 0 after an ok poll */
 	int timeouts, exceptions, crc, other;  /* failed requests by kind */
@@ -44,7 +47,9 @@ struct bus_result {
 	struct bus_cmd cmd;
 	bool cmd_ok;
 	char error[YW_TEXT_MAX];    /* when !cmd_ok */
-	double cmd_value;           /* the value read (back) */
+	double cmd_value;           /* the value read (back); NAN when none */
+	bool cmd_has_value;         /* cmd_value holds a value read from the device
+	                               (also for a write whose read back differs) */
 };
 
 /* Results from all workers to the main loop. */
@@ -56,7 +61,7 @@ int bus_queue_fd(struct bus_queue *q);          /* readable when results wait */
 /* Take all queued results (a list linked by ->next, oldest first); NULL when
  * none. Clears the fd's readiness. */
 struct bus_result *bus_queue_take(struct bus_queue *q);
-void bus_result_free(struct bus_result *r);
+void bus_result_free(struct bus_result *r);    /* R only, not R->next */
 
 struct bus_worker;
 

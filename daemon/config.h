@@ -85,7 +85,8 @@ struct bus_cfg {
 struct device_cfg {
 	char id[YW_ID_MAX];
 	int bus;                 /* index into config.buses */
-	int unit;                /* Modbus unit id 0..247 (TCP: 0..255) */
+	int unit;                /* Modbus unit id 1..247 on RTU (0 = broadcast, never
+	                            answered), 0..255 on TCP */
 	char profile[YW_ID_MAX]; /* "" when none */
 	int poll_ms;             /* default 1000 */
 	char location[YW_TEXT_MAX];  /* "" when none */

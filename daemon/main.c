@@ -1,2 +1,393 @@
-int main(void);
-int main(void) { return 1; }
+/*
+ * yardwatchd: argv, start-up order, the poll() loop, signals, reload and the
+ * reverse teardown. The only file that wires the modules together.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#ifdef YW_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "bus.h"
+#include "config.h"
+#include "gateway.h"
+#include "log.h"
+#include "mqtt.h"
+#include "store.h"
+#include "util.h"
+#include "version.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+#define STOP_BUDGET_MS 3000   /* SIGTERM to exit: the SPEC allows 5 s */
+
+struct daemon {
+	const char *config_path;
+	int cli_log_level;          /* -1: from the config */
+	struct config *cfg;
+	struct store *st;
+	struct gateway *gw;
+	struct bus_queue *q;
+	struct bus_worker **workers;
+	size_t nworkers;
+	struct mqtt_link *link;
+	int sigfd;
+	int64_t watchdog_ms;        /* 0: no watchdog */
+	int64_t next_watchdog;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: yardwatchd [-c FILE] [--check-config] "
+		   "[--log-level error|warn|info|debug] [--version]\n");
+}
+
+static void notify(const char *state)
+{
+#ifdef YW_HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/* ---------- workers and link ---------- */
+
+static bool bus_has_devices(const struct config *cfg, size_t b)
+{
+	for (size_t d = 0; d < cfg->ndevices; d++)
+		if (cfg->devices[d].bus == (int)b && cfg->devices[d].enabled)
+			return true;
+	return false;
+}
+
+static int start_workers(struct daemon *dm)
+{
+	dm->workers = calloc(dm->cfg->nbuses ? dm->cfg->nbuses : 1, sizeof *dm->workers);
+	if (!dm->workers)
+		return -1;
+	dm->nworkers = dm->cfg->nbuses;
+	for (size_t b = 0; b < dm->cfg->nbuses; b++) {
+		if (!bus_has_devices(dm->cfg, b))
+			continue;
+		dm->workers[b] = bus_start(dm->cfg, (int)b, dm->q);
+		if (!dm->workers[b])
+			log_error("bus", "%s: worker could not start", dm->cfg->buses[b].id);
+	}
+	return 0;
+}
+
+/* Stop every worker within BUDGET_MS in all: each gets what is left. */
+static void stop_workers(struct daemon *dm, int budget_ms)
+{
+	int64_t deadline = util_mono_ms() + budget_ms;
+	for (size_t b = 0; b < dm->nworkers; b++) {
+		if (!dm->workers[b])
+			continue;
+		int64_t left = deadline - util_mono_ms();
+		bus_stop(dm->workers[b], left > 100 ? (int)left : 100);
+	}
+	free(dm->workers);
+	dm->workers = NULL;
+	dm->nworkers = 0;
+}
+
+static int start_link(struct daemon *dm)
+{
+	char sub[YW_TEXT_MAX * 3];
+	char *will;
+
+	if (!dm->cfg->mqtt.enabled)
+		return 0;
+	will = gateway_will_payload();
+	if (!will)
+		return -1;
+	snprintf(sub, sizeof sub, "%s/%s/%s/cmd/+", dm->cfg->mqtt.topic_prefix,
+		 dm->cfg->site_id, dm->cfg->gateway);
+	dm->link = mqtt_new(&dm->cfg->mqtt, gateway_status_topic(dm->gw), will, sub,
+			    &gateway_mqtt_callbacks, dm->gw);
+	free(will);
+	return dm->link ? 0 : -1;
+}
+
+static void stop_link(struct daemon *dm, bool clean)
+{
+	if (!dm->link)
+		return;
+	if (clean && mqtt_connected(dm->link)) {
+		char *p = gateway_shutdown_payload();
+		if (p)
+			mqtt_shutdown(dm->link, gateway_status_topic(dm->gw), p, 1000);
+		free(p);
+	}
+	mqtt_free(dm->link);
+	dm->link = NULL;
+}
+
+/* ---------- reload ---------- */
+
+static void reload(struct daemon *dm)
+{
+	char *errs = NULL;
+	size_t errlen = 0;
+	FILE *ef = open_memstream(&errs, &errlen);
+	struct config *ncfg;
+
+	log_info("main", "SIGHUP: reloading %s", dm->config_path);
+	ncfg = ef ? config_load(dm->config_path, NULL, ef) : NULL;
+	if (ef)
+		fclose(ef);
+	if (errs && *errs) {
+		char *save = NULL;
+		for (char *line = strtok_r(errs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, "warning: ", 9) == 0)
+				log_warn("config", "%s", line + 9);
+			else
+				log_error("config", "%s", line);
+		}
+	}
+	free(errs);
+	if (!ncfg) {
+		log_error("main", "reload refused: the new config is invalid; the running one stays");
+		return;
+	}
+	if (strcmp(ncfg->storage_path, dm->cfg->storage_path) != 0)
+		log_warn("main", "storage.path changed to %s: takes effect at the next restart",
+			 ncfg->storage_path);
+	util_strlcpy(ncfg->storage_path, dm->cfg->storage_path, sizeof ncfg->storage_path);
+
+	stop_workers(dm, STOP_BUDGET_MS);
+	/* Results still queued refer to the old config: apply them first. */
+	for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
+		next = r->next;
+		gateway_on_result(dm->gw, r);
+		bus_result_free(r);
+	}
+	gateway_flush(dm->gw);
+	/* The link reads the config it was made with: make it anew. */
+	stop_link(dm, false);
+	if (store_configure(dm->st, ncfg) < 0 || gateway_reconfigure(dm->gw, ncfg) < 0) {
+		log_error("main", "reload failed applying the new config; keeping the old one");
+		store_configure(dm->st, dm->cfg);
+		config_free(ncfg);
+	} else {
+		config_free(dm->cfg);
+		dm->cfg = ncfg;
+	}
+	if (dm->cli_log_level < 0)
+		log_set_level(dm->cfg->log_level);
+	start_workers(dm);
+	start_link(dm);
+	gateway_attach(dm->gw, dm->workers, dm->link);
+	log_info("main", "reloaded: %zu buses, %zu devices, %zu alarms", dm->cfg->nbuses,
+		 dm->cfg->ndevices, dm->cfg->nalarms);
+}
+
+/* ---------- the loop ---------- */
+
+static int setup_signals(struct daemon *dm)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so every thread inherits it and
+	 * only the signalfd sees these signals. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	dm->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return dm->sigfd < 0 ? -1 : 0;
+}
+
+static void watchdog_setup(struct daemon *dm)
+{
+#ifdef YW_HAVE_SYSTEMD
+	uint64_t usec = 0;
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		dm->watchdog_ms = (int64_t)(usec / 1000 / 2);
+		if (dm->watchdog_ms < 1)
+			dm->watchdog_ms = 1;
+		dm->next_watchdog = util_mono_ms();
+		log_info("main", "systemd watchdog: ping every %lld ms", (long long)dm->watchdog_ms);
+	}
+#else
+	(void)dm;
+#endif
+}
+
+/* Returns 0 on a clean stop. */
+static int run(struct daemon *dm)
+{
+	for (;;) {
+		struct pollfd pfd[3];
+		int nfd = 0, timeout;
+		int64_t now = util_mono_ms();
+
+		if (dm->watchdog_ms > 0 && now >= dm->next_watchdog) {
+			notify("WATCHDOG=1");
+			dm->next_watchdog = now + dm->watchdog_ms;
+		}
+		timeout = gateway_tick(dm->gw, now);
+		if (dm->link) {
+			int t = mqtt_timeout_ms(dm->link, now);
+			if (t < timeout)
+				timeout = t;
+		}
+		if (dm->watchdog_ms > 0 && dm->next_watchdog - now < timeout)
+			timeout = (int)(dm->next_watchdog - now);
+		if (timeout < 0)
+			timeout = 0;
+
+		pfd[nfd++] = (struct pollfd){ .fd = dm->sigfd, .events = POLLIN };
+		pfd[nfd++] = (struct pollfd){ .fd = bus_queue_fd(dm->q), .events = POLLIN };
+		int mfd = dm->link ? mqtt_fd(dm->link) : -1;
+		if (mfd >= 0)
+			pfd[nfd++] = (struct pollfd){ .fd = mfd, .events = mqtt_events(dm->link) };
+
+		int n = poll(pfd, (nfds_t)nfd, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("main", "poll: %s", strerror(errno));
+			return 1;
+		}
+		now = util_mono_ms();
+		if (n > 0 && (pfd[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+			while (read(dm->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGHUP) {
+					reload(dm);
+				} else {
+					log_info("main", "%s: stopping",
+						 si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+					return 0;
+				}
+			}
+		}
+		if (n > 0 && (pfd[1].revents & POLLIN)) {
+			for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
+				next = r->next;
+				gateway_on_result(dm->gw, r);
+				bus_result_free(r);
+			}
+		}
+		if (dm->link)
+			mqtt_service(dm->link, mfd >= 0 && nfd == 3 ? pfd[2].revents : 0, now);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon dm = { .config_path = "/etc/yardwatch/yardwatch.json", .cli_log_level = -1,
+			     .sigfd = -1 };
+	bool check = false;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': dm.config_path = optarg; break;
+		case 'k': check = true; break;
+		case 'l':
+			dm.cli_log_level = log_parse_level(optarg);
+			if (dm.cli_log_level < 0) {
+				fprintf(stderr, "yardwatchd: --log-level: must be one of error, warn, info, debug\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'V': printf("yardwatchd %s\n", YW_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "yardwatchd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init(dm.cli_log_level >= 0 ? (enum yw_log_level)dm.cli_log_level : LOG_LVL_INFO);
+
+	dm.cfg = config_load(dm.config_path, NULL, stderr);
+	if (!dm.cfg)
+		return EXIT_CONFIG;
+	if (check) {
+		printf("ok: %zu buses, %zu devices, %zu points, %zu alarms\n", dm.cfg->nbuses,
+		       dm.cfg->ndevices, config_npoints(dm.cfg), dm.cfg->nalarms);
+		config_free(dm.cfg);
+		return 0;
+	}
+	if (dm.cli_log_level < 0)
+		log_set_level(dm.cfg->log_level);
+	log_info("main", "yardwatchd %s starting: site %s, gateway %s, %zu buses, %zu devices, %zu alarms",
+		 YW_VERSION, dm.cfg->site_id, dm.cfg->gateway, dm.cfg->nbuses, dm.cfg->ndevices,
+		 dm.cfg->nalarms);
+
+	if (setup_signals(&dm) < 0) {
+		log_error("main", "signals: %s", strerror(errno));
+		goto out_cfg;
+	}
+	if (store_open(dm.cfg->storage_path, &dm.st) < 0)
+		goto out_sig;
+	if (store_configure(dm.st, dm.cfg) < 0)
+		goto out_store;
+	dm.gw = gateway_new(dm.cfg, dm.st);
+	if (!dm.gw)
+		goto out_store;
+	dm.q = bus_queue_new();
+	if (!dm.q)
+		goto out_gw;
+	if (start_workers(&dm) < 0)
+		goto out_queue;
+	if (start_link(&dm) < 0)
+		goto out_workers;
+	gateway_attach(dm.gw, dm.workers, dm.link);
+	watchdog_setup(&dm);
+	notify("READY=1");
+	log_info("main", "polling started");
+
+	rc = run(&dm);
+
+	notify("STOPPING=1");
+	stop_workers(&dm, STOP_BUDGET_MS);
+	for (struct bus_result *r = bus_queue_take(dm.q), *next; r; r = next) {
+		next = r->next;
+		gateway_on_result(dm.gw, r);
+		bus_result_free(r);
+	}
+	gateway_flush(dm.gw);
+	gateway_attach(dm.gw, NULL, dm.link);
+	stop_link(&dm, true);
+	log_info("main", "stopped");
+out_workers:
+	stop_workers(&dm, STOP_BUDGET_MS);
+	stop_link(&dm, false);
+out_queue:
+	bus_queue_free(dm.q);
+out_gw:
+	gateway_free(dm.gw);
+out_store:
+	store_close(dm.st);
+out_sig:
+	if (dm.sigfd >= 0)
+		close(dm.sigfd);
+out_cfg:
+	config_free(dm.cfg);
+	return rc;
+}

@@ -1,3 +1,797 @@
-/* module under construction */
-#include <stddef.h>
-typedef int yw_placeholder_mqtt;
+/*
+ * mqtt: libmosquitto driven from the daemon's poll() loop.
+ *
+ * Every connection attempt gets a fresh `struct mosquitto`, set up for the
+ * broker being tried (TLS only for mqtts://), and the instance is destroyed
+ * when the attempt fails or the session ends. That keeps TLS settings from
+ * leaking between mqtt:// and mqtts:// brokers, guarantees that nothing of a
+ * dead session is retransmitted by the library (the session is clean and the
+ * store's outbox re-sends what was not acknowledged), and leaves no
+ * half-open socket behind. Message ids therefore restart with each session.
+ *
+ * A connection attempt goes through three steps, none of which blocks for
+ * long: mosquitto_connect_async() resolves the name (getaddrinfo blocks
+ * until the resolver answers: with an IP address or a working local
+ * resolver that is immediate; a broken DNS can hold the loop for the
+ * resolver's timeout, accepted and documented), starts a non-blocking TCP
+ * connect and queues CONNECT; we wait for the socket to become writable and
+ * read SO_ERROR ourselves (libmosquitto 2.0 does not check it); then the TLS
+ * handshake (mqtts) and CONNECT/CONNACK run on the socket as poll() reports
+ * it. An attempt that has no CONNACK after MQTT_CONNECT_TIMEOUT_MS fails.
+ *
+ * libmosquitto 2.0 quirk handled here: during the TLS handshake the
+ * library's want_write flag stays set after the first SSL_connect() from
+ * connect_async() (it is only cleared by the next SSL_write, i.e. when
+ * CONNECT goes out), so asking poll() for POLLOUT then would spin. While a
+ * TLS attempt is in progress we therefore ask only for POLLIN and run both
+ * loop_read (which drives the handshake) and loop_write on every wakeup.
+ *
+ * Brokers are tried in order; a failure moves on to the next one at once,
+ * and after a full round we wait 1 s, doubling up to 30 s, reset by a
+ * successful CONNACK. After a lost session the next attempt starts from the
+ * first broker, one backoff step later, so two gateways fighting over a
+ * client id cannot reconnect in a tight loop.
+ */
+#include "mqtt.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define MQTT_BACKOFF_MIN_MS 1000
+#define MQTT_BACKOFF_MAX_MS 30000
+#define MQTT_CONNECT_TIMEOUT_MS 10000
+#define MQTT_TICK_MS 1000
+#define MQTT_SYSTEM_CAPATH "/etc/ssl/certs"
+#define MQTT_TLS_VERIFY_PEER 1        /* OpenSSL's SSL_VERIFY_PEER */
+
+enum mqtt_state {
+	MQ_WAIT,        /* no socket: waiting for the next attempt */
+	MQ_CONNECTING,  /* TCP connect, TLS handshake, CONNECT/CONNACK */
+	MQ_UP,          /* CONNACK accepted */
+	MQ_STOPPED,     /* after mqtt_shutdown(): stays down */
+};
+
+struct mqtt_link {
+	struct mqtt_cfg cfg;         /* copy; cfg.brokers is our own array */
+	char *will_topic;            /* NULL: no Last Will */
+	char *will_payload;
+	char *sub_topic;             /* NULL: no subscription */
+	struct mqtt_callbacks cb;
+	void *ctx;
+
+	struct mosquitto *mosq;      /* the current attempt or session */
+	enum mqtt_state state;
+	size_t cur;                  /* index of the broker tried / in use */
+	char url[YW_TEXT_MAX + 32];  /* of brokers[cur], for the log */
+	bool tcp_up;                 /* the non-blocking connect completed */
+	int64_t next_attempt_ms;
+	int64_t attempt_start_ms;
+	int64_t deadline_ms;         /* of the current attempt */
+	int backoff_ms;
+
+	/* Set by the library's callbacks during one service step. */
+	bool lost;                   /* the library dropped the socket */
+	int lost_rc;
+	int lost_errno;
+	int connack_rc;              /* -1: no refusal */
+	char lib_err[256];           /* last error the library logged */
+
+	bool stopping;               /* inside mqtt_shutdown() */
+	int shutdown_mid;
+	bool shutdown_acked;
+};
+
+static unsigned mqtt_lib_refs;
+
+/* ---------- helpers ---------- */
+
+static char *mqtt_strdup_or_null(const char *s, bool *ok)
+{
+	char *d;
+
+	if (!s || !*s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*ok = false;
+	return d;
+}
+
+static void mqtt_fmt_url(struct mqtt_link *m)
+{
+	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
+	bool v6 = strchr(b->host, ':') != NULL;
+
+	snprintf(m->url, sizeof m->url, "%s://%s%s%s:%d", b->tls ? "mqtts" : "mqtt",
+		 v6 ? "[" : "", b->host, v6 ? "]" : "", b->port);
+}
+
+static const char *mqtt_connack_reason(int rc)
+{
+	switch (rc) {
+	case 1: return "unacceptable protocol version";
+	case 2: return "client identifier rejected";
+	case 3: return "server unavailable";
+	case 4: return "bad user name or password";
+	case 5: return "not authorised";
+	default: return mosquitto_connack_string(rc);
+	}
+}
+
+/* The tail of an OpenSSL error line as libmosquitto logs it,
+ * "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed"
+ * -> "certificate verify failed"; other lines as they are. */
+static const char *mqtt_lib_reason(const char *s)
+{
+	const char *p;
+
+	if (strncmp(s, "OpenSSL Error", 13) == 0 && (p = strrchr(s, ':')) != NULL) {
+		p++;
+		while (*p == ' ')
+			p++;
+		if (*p)
+			return p;
+	}
+	if (strncmp(s, "Error: ", 7) == 0)
+		return s + 7;
+	return s;
+}
+
+/* Why the library dropped the connection, for the log. */
+static void mqtt_drop_reason(const struct mqtt_link *m, char *buf, size_t len)
+{
+	switch (m->lost_rc) {
+	case MOSQ_ERR_CONN_LOST:
+		snprintf(buf, len, "connection closed by the broker");
+		break;
+	case MOSQ_ERR_KEEPALIVE:
+		snprintf(buf, len, "keepalive timeout (no answer from the broker)");
+		break;
+	case MOSQ_ERR_ERRNO:
+		snprintf(buf, len, "%s", m->lost_errno ? strerror(m->lost_errno) : "socket error");
+		break;
+	case MOSQ_ERR_TLS:
+		snprintf(buf, len, "TLS error: %s",
+			 m->lib_err[0] ? mqtt_lib_reason(m->lib_err) : "unknown");
+		break;
+	case MOSQ_ERR_SUCCESS:
+		snprintf(buf, len, "connection closed");
+		break;
+	default:
+		snprintf(buf, len, "%s", mosquitto_strerror(m->lost_rc));
+		break;
+	}
+}
+
+static void mqtt_drop_instance(struct mqtt_link *m)
+{
+	if (m->mosq) {
+		mosquitto_destroy(m->mosq);
+		m->mosq = NULL;
+	}
+	m->tcp_up = false;
+}
+
+/* Wait the backoff counted from FROM (the start of the failed attempt, so
+ * that a slow failure, e.g. a connect timeout, does not stretch the time
+ * between attempts beyond the 30 s cap), but never before NOW. */
+static void mqtt_backoff_step(struct mqtt_link *m, int64_t from, int64_t now)
+{
+	m->next_attempt_ms = from + m->backoff_ms;
+	if (m->next_attempt_ms < now)
+		m->next_attempt_ms = now;
+	m->backoff_ms *= 2;
+	if (m->backoff_ms > MQTT_BACKOFF_MAX_MS)
+		m->backoff_ms = MQTT_BACKOFF_MAX_MS;
+}
+
+/* One attempt failed: log it once, move on to the next broker at once, or
+ * after a full round wait the backoff. */
+static void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
+{
+	char reason[YW_PATH_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	log_warn("mqtt", "%s: %s", m->url, reason);
+
+	mqtt_drop_instance(m);
+	m->state = MQ_WAIT;
+	if (m->cur + 1 < m->cfg.nbrokers) {
+		m->cur++;
+		m->next_attempt_ms = now;
+	} else {
+		m->cur = 0;
+		mqtt_backoff_step(m, m->attempt_start_ms, now);
+	}
+}
+
+static void mqtt_session_lost(struct mqtt_link *m, int64_t now)
+{
+	char reason[300];
+
+	mqtt_drop_reason(m, reason, sizeof reason);
+	log_warn("mqtt", "%s: connection lost: %s", m->url, reason);
+	mqtt_drop_instance(m);
+	m->state = MQ_WAIT;
+	m->cur = 0;
+	mqtt_backoff_step(m, now, now);
+	if (m->cb.on_disconnect)
+		m->cb.on_disconnect(m->ctx);
+}
+
+/* ---------- library callbacks (run inside loop_read/write/misc) ---------- */
+
+static void mqtt_lib_on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mqtt_link *m = obj;
+
+	if (rc != 0) {
+		m->connack_rc = rc;
+		return;
+	}
+	m->state = MQ_UP;
+	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+	log_info("mqtt", "%s: connected", m->url);
+	if (m->sub_topic) {
+		int src = mosquitto_subscribe(mosq, NULL, m->sub_topic, 1);
+		if (src != MOSQ_ERR_SUCCESS)
+			log_warn("mqtt", "%s: subscribe to %s failed: %s", m->url, m->sub_topic,
+				 mosquitto_strerror(src));
+	}
+	if (m->cb.on_connect)
+		m->cb.on_connect(m->ctx);
+}
+
+static void mqtt_lib_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mqtt_link *m = obj;
+
+	(void)mosq;
+	m->lost_errno = errno;
+	m->lost = true;
+	m->lost_rc = rc;
+}
+
+static void mqtt_lib_on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+	struct mqtt_link *m = obj;
+
+	(void)mosq;
+	if (m->stopping && mid == m->shutdown_mid) {
+		m->shutdown_acked = true;
+		return;
+	}
+	if (m->cb.on_publish)
+		m->cb.on_publish(m->ctx, mid);
+}
+
+static void mqtt_lib_on_message(struct mosquitto *mosq, void *obj,
+				const struct mosquitto_message *msg)
+{
+	struct mqtt_link *m = obj;
+
+	(void)mosq;
+	if (m->stopping) {
+		log_debug("mqtt", "stopping: ignored a message on %s", msg->topic);
+		return;
+	}
+	if (m->cb.on_message)
+		m->cb.on_message(m->ctx, msg->topic, msg->payload ? (const char *)msg->payload : "",
+				 (size_t)msg->payloadlen);
+}
+
+static void mqtt_lib_on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+	struct mqtt_link *m = obj;
+
+	(void)mosq;
+	/* The first error of an attempt says what went wrong; what follows
+	 * (OpenSSL's queue, a second print of it) is detail. */
+	if ((level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) && !m->lib_err[0])
+		util_strlcpy(m->lib_err, str, sizeof m->lib_err);
+	log_debug("mqtt", "libmosquitto: %s", str);
+}
+
+/* Never let OpenSSL prompt on the terminal for an encrypted key. */
+static int mqtt_no_key_password(char *buf, int size, int rwflag, void *userdata)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)userdata;
+	return 0;
+}
+
+/* ---------- connecting ---------- */
+
+/* PATH when it is set and cannot be read (errno tells why), else NULL. */
+static const char *mqtt_unreadable(const char *path)
+{
+	return path[0] && access(path, R_OK) != 0 ? path : NULL;
+}
+
+/* Set up a fresh instance for brokers[cur]. 0, or -1 with REASON filled. */
+static int mqtt_setup_instance(struct mqtt_link *m, char *reason, size_t len)
+{
+	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
+	const struct mqtt_cfg *c = &m->cfg;
+	int rc;
+
+	m->mosq = mosquitto_new(c->client_id[0] ? c->client_id : NULL, true, m);
+	if (!m->mosq) {
+		snprintf(reason, len, "cannot create the client: %s", strerror(errno));
+		return -1;
+	}
+	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_connect_callback_set(m->mosq, mqtt_lib_on_connect);
+	mosquitto_disconnect_callback_set(m->mosq, mqtt_lib_on_disconnect);
+	mosquitto_publish_callback_set(m->mosq, mqtt_lib_on_publish);
+	mosquitto_message_callback_set(m->mosq, mqtt_lib_on_message);
+	mosquitto_log_callback_set(m->mosq, mqtt_lib_on_log);
+
+	if (c->username[0]) {
+		rc = mosquitto_username_pw_set(m->mosq, c->username,
+					       c->password[0] ? c->password : NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			snprintf(reason, len, "user name: %s", mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	if (m->will_topic) {
+		rc = mosquitto_will_set(m->mosq, m->will_topic, (int)strlen(m->will_payload),
+					m->will_payload, 1, true);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			snprintf(reason, len, "Last Will on %s: %s", m->will_topic,
+				 mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	if (b->tls) {
+		rc = mosquitto_tls_set(m->mosq, c->ca_file[0] ? c->ca_file : NULL,
+				       c->ca_file[0] ? NULL : MQTT_SYSTEM_CAPATH,
+				       c->cert_file[0] ? c->cert_file : NULL,
+				       c->key_file[0] ? c->key_file : NULL, mqtt_no_key_password);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			const char *bad = mqtt_unreadable(c->ca_file);
+			if (!bad)
+				bad = mqtt_unreadable(c->cert_file);
+			if (!bad)
+				bad = mqtt_unreadable(c->key_file);
+			if (bad)
+				snprintf(reason, len, "TLS setup failed: cannot read %s: %s", bad,
+					 strerror(errno));
+			else
+				snprintf(reason, len, "TLS setup failed: %s", mosquitto_strerror(rc));
+			return -1;
+		}
+		/* Verification is always on: peer certificate and host name. */
+		rc = mosquitto_tls_opts_set(m->mosq, MQTT_TLS_VERIFY_PEER, NULL, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_insecure_set(m->mosq, false);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			snprintf(reason, len, "TLS setup failed: %s", mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
+{
+	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
+	char reason[YW_PATH_MAX + 128];
+	int keepalive = m->cfg.keepalive_s;
+	int rc;
+
+	mqtt_fmt_url(m);
+	m->lost = false;
+	m->lost_rc = 0;
+	m->lost_errno = 0;
+	m->connack_rc = -1;
+	m->lib_err[0] = '\0';
+	m->tcp_up = false;
+	m->state = MQ_CONNECTING;
+	m->attempt_start_ms = now;
+	m->deadline_ms = now + MQTT_CONNECT_TIMEOUT_MS;
+
+	if (mqtt_setup_instance(m, reason, sizeof reason) < 0) {
+		mqtt_attempt_failed(m, now, "%s", reason);
+		return;
+	}
+	if (keepalive < 5)
+		keepalive = 5;          /* libmosquitto's minimum */
+	if (keepalive > 65535)
+		keepalive = 65535;
+	log_debug("mqtt", "%s: connecting", m->url);
+	errno = 0;
+	rc = mosquitto_connect_async(m->mosq, b->host, b->port, keepalive);
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) < 0)
+		rc = MOSQ_ERR_NO_CONN;
+	switch (rc) {
+	case MOSQ_ERR_SUCCESS:
+		return;
+	case MOSQ_ERR_ERRNO:
+		mqtt_attempt_failed(m, now, "connect failed: %s",
+				    errno ? strerror(errno) : "socket error");
+		return;
+	case MOSQ_ERR_EAI:
+		mqtt_attempt_failed(m, now, "cannot resolve host name %s", b->host);
+		return;
+	case MOSQ_ERR_TLS:
+		/* On a fast link the handshake may already have failed inside
+		 * connect_async; OpenSSL's own errors tell it from a setup
+		 * error (libmosquitto's "Error: Unable to load ..."). */
+		mqtt_attempt_failed(m, now, "TLS %s failed: %s",
+				    strncmp(m->lib_err, "OpenSSL Error", 13) == 0 ? "handshake" : "setup",
+				    m->lib_err[0] ? mqtt_lib_reason(m->lib_err) : "unknown error");
+		return;
+	default:
+		mqtt_attempt_failed(m, now, "connect failed: %s", mosquitto_strerror(rc));
+		return;
+	}
+}
+
+/* I/O of an attempt in progress. */
+static void mqtt_io_connecting(struct mqtt_link *m, short revents, int64_t now)
+{
+	const bool tls = m->cfg.brokers[m->cur].tls;
+	int rc;
+
+	if (!m->tcp_up) {
+		int err = 0;
+		socklen_t elen = sizeof err;
+
+		if (!(revents & (POLLOUT | POLLERR | POLLHUP)))
+			return;
+		if (getsockopt(mosquitto_socket(m->mosq), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			err = errno;
+		if (err) {
+			mqtt_attempt_failed(m, now, "connect failed: %s", strerror(err));
+			return;
+		}
+		m->tcp_up = true;
+	}
+
+	rc = mosquitto_loop_read(m->mosq, 1);
+	if (rc == MOSQ_ERR_TLS && !m->lost) {
+		/* The handshake failed; the library closed the socket without
+		 * a disconnect callback. */
+		mqtt_attempt_failed(m, now, "TLS handshake failed: %s",
+				    m->lib_err[0] ? mqtt_lib_reason(m->lib_err) : "unknown error");
+		return;
+	}
+	if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
+		m->lost = true;
+		m->lost_rc = rc;
+		m->lost_errno = errno;
+	}
+	if (!m->lost && mosquitto_socket(m->mosq) >= 0 && (tls || mosquitto_want_write(m->mosq))) {
+		rc = mosquitto_loop_write(m->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
+			m->lost = true;
+			m->lost_rc = rc;
+			m->lost_errno = errno;
+		}
+	}
+	/* Backstop: the broker hung up while we were still connecting and the
+	 * library did not notice (it takes SSL_ERROR_SYSCALL during the
+	 * handshake for "try again"). */
+	if (m->state == MQ_CONNECTING && !m->lost && (revents & (POLLERR | POLLHUP | POLLRDHUP))) {
+		m->lost = true;
+		m->lost_rc = MOSQ_ERR_CONN_LOST;
+	}
+}
+
+/* I/O of an established session. */
+static void mqtt_io_up(struct mqtt_link *m, short revents)
+{
+	int rc;
+
+	if (revents & (POLLIN | POLLERR | POLLHUP)) {
+		rc = mosquitto_loop_read(m->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
+			m->lost = true;
+			m->lost_rc = rc;
+			m->lost_errno = errno;
+		}
+	}
+	/* Also flushes what callbacks published during loop_read. */
+	if (!m->lost && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq)) {
+		rc = mosquitto_loop_write(m->mosq, 1);
+		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
+			m->lost = true;
+			m->lost_rc = rc;
+			m->lost_errno = errno;
+		}
+	}
+}
+
+/* After I/O: turn what the library reported into our state. */
+static void mqtt_settle(struct mqtt_link *m, int64_t now)
+{
+	char reason[300];
+
+	if (m->state != MQ_CONNECTING && m->state != MQ_UP)
+		return;
+	if (!m->lost && m->mosq && mosquitto_socket(m->mosq) < 0) {
+		m->lost = true;
+		if (!m->lost_rc)
+			m->lost_rc = MOSQ_ERR_CONN_LOST;
+	}
+	if (m->lost) {
+		if (m->state == MQ_UP) {
+			mqtt_session_lost(m, now);
+		} else if (m->connack_rc > 0) {
+			mqtt_attempt_failed(m, now, "broker refused the connection: %s",
+					    mqtt_connack_reason(m->connack_rc));
+		} else {
+			mqtt_drop_reason(m, reason, sizeof reason);
+			mqtt_attempt_failed(m, now, "connect failed: %s", reason);
+		}
+		return;
+	}
+	if (m->state == MQ_CONNECTING && now >= m->deadline_ms)
+		mqtt_attempt_failed(m, now, "connect failed: no answer within %d s",
+				    MQTT_CONNECT_TIMEOUT_MS / 1000);
+}
+
+/* ---------- API ---------- */
+
+struct mqtt_link *mqtt_new(const struct mqtt_cfg *cfg, const char *will_topic,
+			   const char *will_payload, const char *sub_topic,
+			   const struct mqtt_callbacks *cb, void *ctx)
+{
+	struct mqtt_link *m;
+	bool ok = true;
+
+	if (!cfg || cfg->nbrokers == 0 || !cfg->brokers) {
+		log_error("mqtt", "no broker configured");
+		return NULL;
+	}
+	m = calloc(1, sizeof *m);
+	if (!m)
+		goto out_nomem;
+	m->cfg = *cfg;
+	m->cfg.brokers = calloc(cfg->nbrokers, sizeof *m->cfg.brokers);
+	if (!m->cfg.brokers)
+		goto out_free;
+	memcpy(m->cfg.brokers, cfg->brokers, cfg->nbrokers * sizeof *cfg->brokers);
+	m->will_topic = mqtt_strdup_or_null(will_topic, &ok);
+	m->will_payload = strdup(will_payload ? will_payload : "");
+	m->sub_topic = mqtt_strdup_or_null(sub_topic, &ok);
+	if (!ok || !m->will_payload)
+		goto out_free;
+	if (cb)
+		m->cb = *cb;
+	m->ctx = ctx;
+	m->state = MQ_WAIT;
+	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+	m->next_attempt_ms = 0;          /* first attempt on the first service */
+	mqtt_fmt_url(m);
+
+	if (mqtt_lib_refs++ == 0)
+		mosquitto_lib_init();
+	return m;
+
+out_free:
+	free(m->sub_topic);
+	free(m->will_payload);
+	free(m->will_topic);
+	free(m->cfg.brokers);
+	explicit_bzero(m->cfg.password, sizeof m->cfg.password);
+	free(m);
+out_nomem:
+	log_error("mqtt", "out of memory");
+	return NULL;
+}
+
+void mqtt_free(struct mqtt_link *m)
+{
+	if (!m)
+		return;
+	if (m->mosq && m->state == MQ_UP) {
+		/* A clean DISCONNECT: the broker drops the Last Will. Written
+		 * at once when the socket has room (best effort). */
+		m->stopping = true;
+		if (mosquitto_disconnect(m->mosq) == MOSQ_ERR_SUCCESS &&
+		    mosquitto_want_write(m->mosq))
+			mosquitto_loop_write(m->mosq, 1);
+	}
+	mqtt_drop_instance(m);
+	free(m->sub_topic);
+	free(m->will_payload);
+	free(m->will_topic);
+	free(m->cfg.brokers);
+	explicit_bzero(m->cfg.password, sizeof m->cfg.password);
+	free(m);
+	if (mqtt_lib_refs > 0 && --mqtt_lib_refs == 0)
+		mosquitto_lib_cleanup();
+}
+
+int mqtt_fd(struct mqtt_link *m)
+{
+	if (!m || !m->mosq || (m->state != MQ_CONNECTING && m->state != MQ_UP))
+		return -1;
+	return mosquitto_socket(m->mosq);
+}
+
+short mqtt_events(struct mqtt_link *m)
+{
+	if (mqtt_fd(m) < 0)
+		return 0;
+	if (m->state == MQ_CONNECTING) {
+		short ev = POLLIN | POLLRDHUP;
+		if (!m->tcp_up)
+			ev |= POLLOUT;
+		else if (!m->cfg.brokers[m->cur].tls && mosquitto_want_write(m->mosq))
+			ev |= POLLOUT;
+		return ev;
+	}
+	return (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0));
+}
+
+int mqtt_timeout_ms(struct mqtt_link *m, int64_t now_mono_ms)
+{
+	int64_t t = MQTT_TICK_MS;
+
+	if (!m)
+		return MQTT_TICK_MS;
+	if (m->state == MQ_WAIT)
+		t = m->next_attempt_ms - now_mono_ms;
+	else if (m->state == MQ_CONNECTING)
+		t = m->deadline_ms - now_mono_ms;
+	if (t > MQTT_TICK_MS)
+		t = MQTT_TICK_MS;
+	if (t < 0)
+		t = 0;
+	return (int)t;
+}
+
+void mqtt_service(struct mqtt_link *m, short revents, int64_t now_mono_ms)
+{
+	if (!m)
+		return;
+	switch (m->state) {
+	case MQ_STOPPED:
+		return;
+	case MQ_WAIT:
+		if (now_mono_ms >= m->next_attempt_ms)
+			mqtt_start_attempt(m, now_mono_ms);
+		return;
+	case MQ_CONNECTING:
+		mqtt_io_connecting(m, revents, now_mono_ms);
+		break;
+	case MQ_UP:
+		mqtt_io_up(m, revents);
+		break;
+	}
+	if ((m->state == MQ_CONNECTING || m->state == MQ_UP) && !m->lost && m->mosq &&
+	    mosquitto_socket(m->mosq) >= 0) {
+		int rc = mosquitto_loop_misc(m->mosq);    /* keepalive */
+		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
+			m->lost = true;
+			m->lost_rc = rc;
+		}
+	}
+	mqtt_settle(m, now_mono_ms);
+}
+
+bool mqtt_connected(struct mqtt_link *m)
+{
+	return m && m->state == MQ_UP;
+}
+
+int mqtt_publish(struct mqtt_link *m, const char *topic, const char *payload,
+		 int qos, bool retain, int *mid)
+{
+	int rc, id = 0;
+
+	if (!m || m->state != MQ_UP || !m->mosq)
+		return -1;
+	rc = mosquitto_publish(m->mosq, &id, topic, (int)strlen(payload), payload, qos, retain);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE ||
+		    rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_OVERSIZE_PACKET)
+			log_warn("mqtt", "publish to %s refused: %s", topic, mosquitto_strerror(rc));
+		else
+			log_debug("mqtt", "publish to %s: %s", topic, mosquitto_strerror(rc));
+		return -1;
+	}
+	if (mid)
+		*mid = id;
+	return 0;
+}
+
+/* Run the session's I/O until the offline status is acknowledged, the
+ * connection drops or DEADLINE passes. */
+static void mqtt_shutdown_wait(struct mqtt_link *m, int64_t deadline)
+{
+	for (;;) {
+		int64_t now = util_mono_ms();
+		int fd = mosquitto_socket(m->mosq);
+		struct pollfd pfd;
+		int n, rc;
+
+		if (m->shutdown_acked || m->lost || fd < 0 || now >= deadline)
+			return;
+		pfd.fd = fd;
+		pfd.events = (short)(POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0));
+		pfd.revents = 0;
+		n = poll(&pfd, 1, (int)(deadline - now < 100 ? deadline - now : 100));
+		if (n < 0 && errno != EINTR)
+			return;
+		if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP))) {
+			rc = mosquitto_loop_read(m->mosq, 1);
+			if (rc != MOSQ_ERR_SUCCESS)
+				m->lost = true;
+		}
+		if (!m->lost && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq)) {
+			rc = mosquitto_loop_write(m->mosq, 1);
+			if (rc != MOSQ_ERR_SUCCESS)
+				m->lost = true;
+		}
+		if (!m->lost && mosquitto_socket(m->mosq) >= 0)
+			mosquitto_loop_misc(m->mosq);
+	}
+}
+
+void mqtt_shutdown(struct mqtt_link *m, const char *topic, const char *payload,
+		   int timeout_ms)
+{
+	int64_t deadline;
+	int rc;
+
+	if (!m || m->state == MQ_STOPPED)
+		return;
+	if (m->state != MQ_UP || !m->mosq) {
+		mqtt_drop_instance(m);
+		m->state = MQ_STOPPED;
+		return;
+	}
+	deadline = util_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	m->stopping = true;
+	m->shutdown_acked = false;
+	m->shutdown_mid = -1;
+	rc = mosquitto_publish(m->mosq, &m->shutdown_mid, topic, (int)strlen(payload), payload,
+			       1, true);
+	if (rc == MOSQ_ERR_SUCCESS)
+		mqtt_shutdown_wait(m, deadline);
+	if (!m->shutdown_acked)
+		log_warn("mqtt", "%s: offline status not acknowledged within %d ms%s%s", m->url,
+			 timeout_ms, rc != MOSQ_ERR_SUCCESS ? ": " : "",
+			 rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc) : "");
+
+	/* Clean DISCONNECT (no Last Will), flushed within what is left. */
+	if (!m->lost && mosquitto_socket(m->mosq) >= 0 &&
+	    mosquitto_disconnect(m->mosq) == MOSQ_ERR_SUCCESS) {
+		while (mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq)) {
+			int64_t left = deadline - util_mono_ms();
+			struct pollfd pfd = { .fd = mosquitto_socket(m->mosq), .events = POLLOUT };
+
+			if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+				break;
+			if (mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS)
+				break;
+		}
+		log_info("mqtt", "%s: disconnected", m->url);
+	}
+	mqtt_drop_instance(m);
+	m->state = MQ_STOPPED;
+	m->stopping = false;
+}

@@ -16,6 +16,12 @@
 #include <stdint.h>
 #include "config.h"
 
+/* The callbacks run inside mqtt_service() (and mqtt_shutdown(), which only
+ * reports PUBACKs). They may call mqtt_publish(), never mqtt_free() or
+ * mqtt_shutdown(). A message id is valid within one session: after
+ * on_disconnect no on_publish arrives for ids handed out before it, and the
+ * next session numbers its messages afresh. on_disconnect is reported only
+ * for a session that was up (on_connect was called). */
 struct mqtt_callbacks {
 	void (*on_connect)(void *ctx);                    /* session up, subscribed */
 	void (*on_disconnect)(void *ctx);                 /* session lost */
@@ -49,7 +55,8 @@ bool mqtt_connected(struct mqtt_link *m);
 int mqtt_publish(struct mqtt_link *m, const char *topic, const char *payload,
 		 int qos, bool retain, int *mid);
 /* Publish the clean-stop status (retained) and disconnect, waiting at most
- * TIMEOUT_MS for it to be sent. */
+ * TIMEOUT_MS for it to be sent. A clean DISCONNECT: the broker drops the Last
+ * Will. The link then stays down until mqtt_free(). */
 void mqtt_shutdown(struct mqtt_link *m, const char *topic, const char *payload,
 		   int timeout_ms);
 

@@ -3,7 +3,10 @@
  * "MQTT"), built and parsed in this one module so that the rest of the
  * daemon works with typed values. Every builder returns a malloc'd,
  * NUL-terminated compact JSON string owned by the caller (NULL on allocation
- * failure). Times are RFC 3339 UTC with milliseconds.
+ * failure). Times are RFC 3339 UTC with milliseconds. Numbers are printed
+ * with 15 significant digits (0.08 stays 0.08); values of non-bool points
+ * are always JSON reals (5 -> 5.0), bool values true/false, a value that is
+ * absent or not finite null. seq, outbox and errors are integers.
  */
 #ifndef YW_PAYLOAD_H
 #define YW_PAYLOAD_H
@@ -42,6 +45,10 @@ struct pl_event {
 	bool acked;
 };
 
+/* Every key of the SPEC's example is always present, in its order, "clear"
+ * after "threshold" when present. POINT NULL marks an offline alarm: point,
+ * value, unit and threshold are then null and "clear" is left out. NULL also
+ * when STATE is ALARM_EV_NONE. */
 char *payload_event(const struct pl_event *e);
 
 /* P/status */
@@ -51,7 +58,8 @@ char *payload_status_will(void);                      /* {"online":false,"reason
 char *payload_status_shutdown(int64_t ts_ms);
 
 /* P/alarms/active: EVENTS are JSON texts of the latest event of each active
- * alarm (embedded as objects). */
+ * alarm (embedded as objects; a NULL entry, or one that is not a JSON object,
+ * is left out with a warning). */
 char *payload_alarms_active(int64_t ts_ms, const char *const *events, size_t n);
 
 /* P/device/DEVICE/status; LAST_OK_MS 0 -> null. */
@@ -77,7 +85,11 @@ struct pl_cmd {
 
 /* Parse a command payload of KIND. 0 on success; -1 with a clear message in
  * ERR ("malformed JSON: ...", "missing \"point\"", ...) and as much of OUT
- * as could be read (at least id / id_null). */
+ * as could be read (at least id / id_null). Strict: one JSON object, no
+ * duplicate or unknown keys, "id" a non-empty string of at most 255 bytes
+ * (a number is refused, not converted), "point" DEVICE.POINT of two ids,
+ * "value" a number or a boolean. The message names the first problem in the
+ * order: JSON syntax, not an object, id, unknown key, the command's fields. */
 int payload_parse_cmd(enum pl_cmd_kind kind, const char *json, size_t len,
 		      struct pl_cmd *out, char *err, size_t errlen);
 

@@ -82,7 +82,8 @@ int store_alarm_load(struct store *st, const char *alarm_id, struct alarm_state 
 /* Durably commit one alarm event: event log row (SEQ, ALARM_ID, STATE name,
  * CATEGORY, SEVERITY, TS_MS, EVENT_JSON), the alarm's new state S, and an
  * outbox row (priority 0) for TOPIC with EVENT_JSON, QoS 1. One transaction,
- * synchronous=FULL. 0 / -1. */
+ * synchronous=FULL. TOPIC NULL (a gateway without MQTT): no outbox row.
+ * 0 / -1; on -1 nothing of it was written. */
 int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 		       enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
 		       int64_t ts_ms, const char *event_json, const struct alarm_state *s,

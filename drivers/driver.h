@@ -18,7 +18,8 @@
 enum drv_status {
 	DRV_OK = 0,
 	DRV_EXCEPTION,   /* device answered with exception code *exc */
-	DRV_TIMEOUT,     /* no (complete) answer within timeout_ms, after retries */
+	DRV_TIMEOUT,     /* no (complete) answer within timeout_ms, after retries
+	                    (also: a TCP connect that got no answer in time) */
 	DRV_CRC,         /* corrupt frame (bad CRC / bad header / wrong length) */
 	DRV_LINK,        /* socket/tty error, connection refused or dropped */
 };
@@ -37,15 +38,20 @@ int driver_reconnected(struct driver *d);
 
 /* Read COUNT registers (input/holding) into REGS, or COUNT bits
  * (coil/discrete) into REGS as 0/1, from UNIT. On DRV_EXCEPTION *EXC holds
- * the Modbus exception code. Retries link failures bus->retries times. */
+ * the Modbus exception code. Retries link failures (timeout, CRC, link)
+ * bus->retries times; exceptions are not retried. */
 enum drv_status driver_read(struct driver *d, int unit, enum yw_table t,
 			    uint16_t start, uint16_t count, uint16_t *regs, int *exc);
 
-/* Write COUNT registers (holding) or bits (coil) from REGS (bits as 0/1). */
+/* Write COUNT registers (holding) or bits (coil) from REGS (bits as 0/1).
+ * One register / coil goes as function 6 / 5 (a device that refuses 6 with
+ * "illegal function" gets 16), more as 16 / 15. */
 enum drv_status driver_write(struct driver *d, int unit, enum yw_table t,
 			     uint16_t start, uint16_t count, const uint16_t *regs, int *exc);
 
-/* From another thread: make a blocked call return soon (shutdown). */
+/* From another thread: make a blocked call return soon (TCP: shutdown() of
+ * the socket; RTU: at most one timeout). The driver stays aborted: every
+ * later call returns DRV_LINK at once. Only for stopping. */
 void driver_abort(struct driver *d);
 
 const char *driver_status_name(enum drv_status s);

@@ -1,3 +1,482 @@
-/* module under construction */
-#include <stddef.h>
-typedef int yw_placeholder_modbus;
+/*
+ * modbus: the bus contract of driver.h over libmodbus 3.1.x, TCP and RTU.
+ *
+ * One driver is one libmodbus context, used by the bus's worker thread only.
+ * The only cross-thread entry is driver_abort(): it sets a flag and, for TCP,
+ * shutdown()s the socket so that a call blocked in select() returns at once.
+ * The socket number it may touch is published under `fd_mu`, and the worker
+ * unpublishes it before closing, so abort can never hit a reused descriptor.
+ *
+ * Errors are classified from libmodbus's errno:
+ *   MODBUS_ENOBASE+1 .. +11 (EMBXILFUN .. EMBXGTAR)  -> DRV_EXCEPTION, code
+ *   ETIMEDOUT                                        -> DRV_TIMEOUT
+ *   EMBBADCRC, EMBBADDATA, EMBBADEXC, EMBBADSLAVE,
+ *   EMBUNKEXC                                        -> DRV_CRC
+ *   anything else (ECONNRESET, EPIPE, EBADF, ECONNREFUSED, EMBMDATA...)
+ *                                                    -> DRV_LINK
+ * EMBBADDATA (wrong length, transaction id or function in the answer),
+ * EMBBADEXC (an exception frame that is malformed or carries an unknown
+ * code) and EMBBADSLAVE (answer from another unit) all mean "bytes arrived
+ * but they are not a valid answer to this request": the line is noisy or out
+ * of step, which is what DRV_CRC stands for; the frame boundary can no longer
+ * be trusted, so they are handled like a CRC error (flush, or reconnect on
+ * TCP) and retried. EMBMDATA ("too many data") is raised before anything is
+ * sent; it is a local error and ends up as DRV_LINK ("other").
+ *
+ * After a timeout or a corrupt frame a late or partial answer may still come.
+ * On RTU the input is flushed (modbus_flush) before the next request; on TCP
+ * the connection is closed and reopened on the next call, since a late
+ * answer on a kept connection would be read as the answer to the next
+ * request (libmodbus would reject it by transaction id, costing that request
+ * too). Socket errors close the connection as well.
+ *
+ * Timeouts: the bus's timeout_ms is set as the response timeout and as the
+ * byte timeout of the context. libmodbus 3.1.6 connects TCP with a
+ * non-blocking socket and select()s for at most the response timeout, so a
+ * connect is bounded by timeout_ms too (per address for a host name; checked
+ * against a listener whose backlog is full: it fails after timeout_ms with
+ * errno EINPROGRESS). A request whose connect timed out is reported as
+ * DRV_TIMEOUT (a powered-off endpoint is a silent device), a refused or
+ * failed connect as DRV_LINK.
+ */
+#include "driver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <modbus.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "../daemon/log.h"
+#include "planner.h"
+
+#define DRV_COMP "modbus"
+
+struct driver {
+	struct bus_cfg bus;          /* a copy: the driver never reads the config again */
+	modbus_t *ctx;
+	bool connected;
+	bool reconnected;            /* a connect happened since driver_reconnected() */
+	bool ever_connected;
+	bool down_logged;            /* a connect failure was logged; log the recovery */
+	bool quiet_reconnect;        /* we closed after a timeout: reconnect at debug */
+	bool rs485_failed;           /* RS-485 mode failure was logged */
+	bool connect_timed_out;      /* the last failed connect ran out of time */
+	int bad_unit_logged;         /* the last unit id libmodbus refused, logged */
+	bool have_last;              /* last_end is valid */
+	struct timespec last_end;    /* monotonic end of the last transaction */
+	char where[320];             /* "bus ID (HOST:PORT)" for log lines */
+
+	pthread_mutex_t fd_mu;       /* guards fd against driver_abort() */
+	int fd;                      /* the connected socket (TCP) or -1 */
+	atomic_bool aborted;
+};
+
+const char *driver_status_name(enum drv_status s)
+{
+	switch (s) {
+	case DRV_OK: return "ok";
+	case DRV_EXCEPTION: return "exception";
+	case DRV_TIMEOUT: return "timeout";
+	case DRV_CRC: return "crc";
+	case DRV_LINK: return "link";
+	}
+	return "link";
+}
+
+/* Text for an errno value set by libmodbus or the system; thread-safe. */
+static const char *driver_errstr(int err)
+{
+	switch (err) {
+	case EMBBADCRC: return "invalid CRC";
+	case EMBBADDATA: return "invalid data in the answer";
+	case EMBBADEXC: return "invalid exception code";
+	case EMBMDATA: return "too many data";
+	case EMBBADSLAVE: return "answer from another unit";
+	default: break;
+	}
+	if (err > MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX)
+		return "exception";
+	const char *s = strerrordesc_np(err);
+	return s ? s : "unknown error";
+}
+
+static enum drv_status driver_classify(int err, int *exc)
+{
+	if (err > MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX) {
+		if (exc)
+			*exc = err - MODBUS_ENOBASE;
+		return DRV_EXCEPTION;
+	}
+	switch (err) {
+	case ETIMEDOUT:
+		return DRV_TIMEOUT;
+	case EMBBADCRC:
+	case EMBBADDATA:
+	case EMBBADEXC:
+	case EMBUNKEXC:
+	case EMBBADSLAVE:
+		return DRV_CRC;
+	default:
+		return DRV_LINK;
+	}
+}
+
+static void driver_set_fd(struct driver *d, int fd)
+{
+	pthread_mutex_lock(&d->fd_mu);
+	d->fd = fd;
+	pthread_mutex_unlock(&d->fd_mu);
+}
+
+static void driver_close(struct driver *d)
+{
+	if (!d->connected)
+		return;
+	driver_set_fd(d, -1);
+	modbus_close(d->ctx);
+	d->connected = false;
+}
+
+static int driver_set_timeouts(struct driver *d)
+{
+	uint32_t sec = (uint32_t)(d->bus.timeout_ms / 1000);
+	uint32_t usec = (uint32_t)(d->bus.timeout_ms % 1000) * 1000;
+
+	if (sec == 0 && usec == 0)
+		usec = 1000;
+	if (modbus_set_response_timeout(d->ctx, sec, usec) != 0 ||
+	    modbus_set_byte_timeout(d->ctx, sec, usec) != 0) {
+		log_error(DRV_COMP, "%s: cannot set timeout %d ms: %s", d->where,
+			  d->bus.timeout_ms, driver_errstr(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static modbus_t *driver_new_ctx(const struct bus_cfg *bus)
+{
+	if (bus->type == BUS_RTU)
+		return modbus_new_rtu(bus->device, bus->baud, bus->parity, bus->data_bits,
+				      bus->stop_bits);
+
+	struct in_addr a;
+	if (inet_pton(AF_INET, bus->host, &a) == 1)
+		return modbus_new_tcp(bus->host, bus->port);
+	/* A host name or an IPv6 address: resolved on every connect. */
+	char service[16];
+	snprintf(service, sizeof service, "%d", bus->port);
+	return modbus_new_tcp_pi(bus->host, service);
+}
+
+struct driver *driver_new(const struct bus_cfg *bus)
+{
+	struct driver *d = calloc(1, sizeof *d);
+	if (!d) {
+		log_error(DRV_COMP, "bus %s: out of memory", bus->id);
+		return NULL;
+	}
+	d->bus = *bus;
+	d->fd = -1;
+	d->bad_unit_logged = -1;
+	atomic_init(&d->aborted, false);
+	if (bus->type == BUS_RTU)
+		snprintf(d->where, sizeof d->where, "bus %.63s (%.200s)", bus->id,
+			 bus->device);
+	else
+		snprintf(d->where, sizeof d->where, "bus %.63s (%.200s:%d)", bus->id, bus->host,
+			 bus->port);
+	if (pthread_mutex_init(&d->fd_mu, NULL) != 0) {
+		log_error(DRV_COMP, "%s: cannot create mutex", d->where);
+		goto out_free;
+	}
+	d->ctx = driver_new_ctx(bus);
+	if (!d->ctx) {
+		log_error(DRV_COMP, "%s: cannot create modbus context: %s", d->where,
+			  driver_errstr(errno));
+		goto out_mutex;
+	}
+	if (driver_set_timeouts(d) != 0)
+		goto out_ctx;
+	return d;
+
+out_ctx:
+	modbus_free(d->ctx);
+out_mutex:
+	pthread_mutex_destroy(&d->fd_mu);
+out_free:
+	free(d);
+	return NULL;
+}
+
+void driver_free(struct driver *d)
+{
+	if (!d)
+		return;
+	driver_close(d);
+	modbus_free(d->ctx);
+	pthread_mutex_destroy(&d->fd_mu);
+	free(d);
+}
+
+static int driver_rs485(struct driver *d)
+{
+	if (d->bus.type != BUS_RTU || !d->bus.rs485)
+		return 0;
+	if (modbus_rtu_set_serial_mode(d->ctx, MODBUS_RTU_RS485) == 0) {
+		d->rs485_failed = false;
+		return 0;
+	}
+	if (!d->rs485_failed)
+		log_error(DRV_COMP, "%s: the port cannot do RS-485 mode (%s); "
+			  "set \"rs485\": false for an adapter that switches by itself",
+			  d->where, driver_errstr(errno));
+	d->rs485_failed = true;
+	return -1;
+}
+
+enum drv_status driver_connect(struct driver *d)
+{
+	if (atomic_load(&d->aborted))
+		return DRV_LINK;
+	if (d->connected)
+		return DRV_OK;
+	if (driver_set_timeouts(d) != 0)
+		return DRV_LINK;
+	if (modbus_connect(d->ctx) != 0) {
+		int err = errno;
+		/* libmodbus leaves errno at EINPROGRESS when the connect timed out. */
+		if (err == EINPROGRESS)
+			err = ETIMEDOUT;
+		d->connect_timed_out = err == ETIMEDOUT;
+		if (!d->down_logged)
+			log_warn(DRV_COMP, "%s: cannot connect: %s", d->where, driver_errstr(err));
+		else
+			log_debug(DRV_COMP, "%s: cannot connect: %s", d->where, driver_errstr(err));
+		d->down_logged = true;
+		return DRV_LINK;
+	}
+	d->connected = true;
+	d->connect_timed_out = false;
+	if (driver_rs485(d) != 0) {
+		modbus_close(d->ctx);
+		d->connected = false;
+		d->down_logged = true;
+		return DRV_LINK;
+	}
+	if (d->bus.type == BUS_TCP)
+		driver_set_fd(d, modbus_get_socket(d->ctx));
+	if (!d->ever_connected)
+		log_info(DRV_COMP, "%s: connected", d->where);
+	else if (d->down_logged || !d->quiet_reconnect)
+		log_info(DRV_COMP, "%s: reconnected", d->where);
+	else
+		log_debug(DRV_COMP, "%s: reconnected after a timeout", d->where);
+	d->reconnected = d->ever_connected;
+	d->ever_connected = true;
+	d->down_logged = false;
+	d->quiet_reconnect = false;
+	/* Late aborts: the socket was not published while connecting. */
+	if (atomic_load(&d->aborted)) {
+		driver_close(d);
+		return DRV_LINK;
+	}
+	return DRV_OK;
+}
+
+int driver_reconnected(struct driver *d)
+{
+	int r = d->reconnected;
+	d->reconnected = false;
+	return r;
+}
+
+void driver_abort(struct driver *d)
+{
+	atomic_store(&d->aborted, true);
+	pthread_mutex_lock(&d->fd_mu);
+	if (d->fd >= 0)
+		shutdown(d->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&d->fd_mu);
+}
+
+static void timespec_add_ms(struct timespec *t, int ms)
+{
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Keep inter_frame_delay_ms of silence after the end of the last answer. */
+static void driver_quiet(struct driver *d)
+{
+	if (d->bus.inter_frame_delay_ms <= 0 || !d->have_last)
+		return;
+	struct timespec until = d->last_end;
+	timespec_add_ms(&until, d->bus.inter_frame_delay_ms);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+		;
+}
+
+static void driver_mark_end(struct driver *d)
+{
+	clock_gettime(CLOCK_MONOTONIC, &d->last_end);
+	d->have_last = true;
+}
+
+/* After a failed transaction: make sure the next one starts clean. */
+static void driver_recover(struct driver *d, enum drv_status st, int err)
+{
+	switch (st) {
+	case DRV_OK:
+	case DRV_EXCEPTION:
+		return;
+	case DRV_TIMEOUT:
+	case DRV_CRC:
+		if (d->bus.type == BUS_TCP) {
+			d->quiet_reconnect = true;
+			driver_close(d);
+		} else {
+			modbus_flush(d->ctx);
+		}
+		return;
+	case DRV_LINK:
+		if (err == EMBMDATA || err == EINVAL)
+			return;   /* local: nothing was sent */
+		if (d->bus.type == BUS_TCP && d->connected)
+			log_info(DRV_COMP, "%s: connection lost: %s", d->where, driver_errstr(err));
+		driver_close(d);
+		return;
+	}
+}
+
+enum drv_op { OP_READ, OP_WRITE };
+
+static const char *driver_table_name(enum yw_table t)
+{
+	switch (t) {
+	case TABLE_COIL: return "coil";
+	case TABLE_DISCRETE: return "discrete";
+	case TABLE_INPUT: return "input";
+	case TABLE_HOLDING: return "holding";
+	}
+	return "?";
+}
+
+/* One transaction; returns the libmodbus result (-1 with errno set). */
+static int driver_xfer(struct driver *d, enum drv_op op, enum yw_table t, uint16_t start,
+		       uint16_t count, uint16_t *regs, const uint16_t *wregs)
+{
+	uint8_t bits[PLANNER_MAX_BITS];
+	int rc = -1;
+
+	if (count == 0 || count > PLANNER_MAX_BITS ||
+	    ((t == TABLE_INPUT || t == TABLE_HOLDING) && count > PLANNER_MAX_REGS)) {
+		errno = EMBMDATA;
+		return -1;
+	}
+	if (op == OP_READ) {
+		switch (t) {
+		case TABLE_COIL:
+			rc = modbus_read_bits(d->ctx, start, count, bits);
+			break;
+		case TABLE_DISCRETE:
+			rc = modbus_read_input_bits(d->ctx, start, count, bits);
+			break;
+		case TABLE_INPUT:
+			rc = modbus_read_input_registers(d->ctx, start, count, regs);
+			break;
+		case TABLE_HOLDING:
+			rc = modbus_read_registers(d->ctx, start, count, regs);
+			break;
+		}
+		if (rc > 0 && (t == TABLE_COIL || t == TABLE_DISCRETE))
+			for (int i = 0; i < rc; i++)
+				regs[i] = bits[i] ? 1 : 0;
+		return rc;
+	}
+	switch (t) {
+	case TABLE_COIL:
+		if (count == 1)
+			return modbus_write_bit(d->ctx, start, wregs[0] ? 1 : 0);
+		for (int i = 0; i < count; i++)
+			bits[i] = wregs[i] ? 1 : 0;
+		return modbus_write_bits(d->ctx, start, count, bits);
+	case TABLE_HOLDING:
+		if (count == 1) {
+			rc = modbus_write_register(d->ctx, start, wregs[0]);
+			/* Some devices only know "write multiple registers". */
+			if (rc != -1 || errno != EMBXILFUN)
+				return rc;
+		}
+		return modbus_write_registers(d->ctx, start, count, wregs);
+	case TABLE_DISCRETE:
+	case TABLE_INPUT:
+		break;
+	}
+	errno = EMBXILFUN;   /* read-only tables: what a device would answer */
+	return -1;
+}
+
+static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enum yw_table t,
+				 uint16_t start, uint16_t count, uint16_t *regs,
+				 const uint16_t *wregs, int *exc)
+{
+	enum drv_status st = DRV_LINK;
+	int err = 0;
+
+	if (exc)
+		*exc = 0;
+	for (int attempt = 0; attempt <= d->bus.retries; attempt++) {
+		if (atomic_load(&d->aborted))
+			return DRV_LINK;
+		if (driver_connect(d) != DRV_OK) {
+			/* an endpoint that does not even accept counts as silent */
+			st = d->connect_timed_out ? DRV_TIMEOUT : DRV_LINK;
+			continue;
+		}
+		if (modbus_set_slave(d->ctx, unit) != 0) {
+			/* libmodbus 3.1.6 takes 0..247 (and 255 on TCP) */
+			if (d->bad_unit_logged != unit)
+				log_error(DRV_COMP, "%s: unit id %d is not accepted by libmodbus",
+					  d->where, unit);
+			d->bad_unit_logged = unit;
+			return DRV_LINK;
+		}
+		driver_quiet(d);
+		int rc = driver_xfer(d, op, t, start, count, regs, wregs);
+		err = errno;
+		driver_mark_end(d);
+		if (rc != -1)
+			return DRV_OK;
+		st = driver_classify(err, exc);
+		driver_recover(d, st, err);
+		log_debug(DRV_COMP, "%s: unit %d %s %s %u+%u: %s (attempt %d)", d->where, unit,
+			  op == OP_READ ? "read" : "write", driver_table_name(t),
+			  (unsigned)start, (unsigned)count, driver_errstr(err), attempt + 1);
+		if (st == DRV_EXCEPTION || (st == DRV_LINK && (err == EMBMDATA || err == EINVAL)))
+			return st;
+	}
+	return st;
+}
+
+enum drv_status driver_read(struct driver *d, int unit, enum yw_table t, uint16_t start,
+			    uint16_t count, uint16_t *regs, int *exc)
+{
+	return driver_do(d, OP_READ, unit, t, start, count, regs, NULL, exc);
+}
+
+enum drv_status driver_write(struct driver *d, int unit, enum yw_table t, uint16_t start,
+			     uint16_t count, const uint16_t *regs, int *exc)
+{
+	return driver_do(d, OP_WRITE, unit, t, start, count, NULL, regs, exc);
+}

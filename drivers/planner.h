@@ -7,6 +7,24 @@
  * request of one point that is refused stays on its own, and only that point
  * is bad.
  *
+ * Merging rules (points sorted by table, address, bit, index):
+ * - Points of different tables never share a request.
+ * - The next point joins the current request when the registers (bits) it
+ *   skips after the end of the request so far are <= max_gap (points that
+ *   overlap or share a register, e.g. several `bit` points of one register,
+ *   skip nothing) and the merged span stays within the limit. No register
+ *   outside the points and such gaps is ever read.
+ * - Limit: input/holding: max_read_regs, clamped into 1..PLANNER_MAX_REGS;
+ *   coil/discrete: PLANNER_MAX_BITS bits, whatever max_read_regs says
+ *   (max_read_regs is about registers). A single point wider than the limit
+ *   still gets its own request: a point is never split across requests.
+ * - max_gap < 0 counts as 0 (only contiguous points merge).
+ *
+ * Splits (brk[]) live in the plan only: planner_build() always starts
+ * without any. The bus worker builds the plan once per device and keeps it
+ * for the device's lifetime (until a config reload), so that what was learned
+ * from exceptions is not forgotten.
+ *
  * Ownership: struct plan owns its arrays; planner_free() releases them.
  */
 #ifndef YW_PLANNER_H
@@ -36,13 +54,20 @@ struct plan {
 	bool *brk;               /* owned: brk[k]: never merge order[k-1] with order[k] */
 };
 
-/* Build the plan for DEV's points. 0 on success, -1 on allocation failure. */
+/* Build the plan for DEV's points. 0 on success, -1 on allocation failure
+ * (PLAN is then empty). A device without points gives an empty plan
+ * (nreqs = 0, NULL arrays). */
 int planner_build(const struct device_cfg *dev, struct plan *plan);
 
 /* Split request R (after an "illegal data address" answer) into two at the
  * middle point boundary and rebuild the request list, keeping all earlier
- * splits. Returns 1 when split, 0 when R covers one point only (nothing to
- * split: that point is refused), -1 on allocation failure. */
+ * splits. Only boundaries where the points before and after share no
+ * register qualify (bit points of one register stay together); of those the
+ * one nearest the middle point is taken. R becomes requests R and R+1; all
+ * other requests stay as they were (shifted by one after R). Returns 1 when
+ * split, 0 when R covers one point only or all its points overlap (nothing
+ * to split: those points are refused), -1 on allocation failure or when R is
+ * not a request of the plan. */
 int planner_split(const struct device_cfg *dev, struct plan *plan, size_t r);
 
 void planner_free(struct plan *plan);

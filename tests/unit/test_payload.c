@@ -1,0 +1,642 @@
+/*
+ * Unit tests of the MQTT payloads: every builder's output is parsed back
+ * with jansson and checked key by key (type and value, no key missing, no
+ * key extra); command parsing is checked on valid commands and on a table of
+ * bad ones, each with its exact error text.
+ */
+#include "../../daemon/payload.h"
+#include "../../daemon/log.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed, failed;
+static const char *cur = "";
+
+#define CHECK(expr)                                                                  \
+	do {                                                                         \
+		if (expr) {                                                          \
+			passed++;                                                    \
+		} else {                                                             \
+			failed++;                                                    \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,   \
+				__LINE__, cur, #expr);                               \
+		}                                                                    \
+	} while (0)
+
+static int64_t T0;   /* 2026-11-26T04:10:03.123Z */
+#define T0_TEXT "2026-11-26T04:10:03.123Z"
+
+/* Parse TEXT (owned, freed here) as a JSON object; NULL on failure. */
+static json_t *parse(char *text)
+{
+	json_error_t err;
+	json_t *j;
+
+	CHECK(text != NULL);
+	if (!text)
+		return NULL;
+	j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+	if (!j)
+		fprintf(stderr, "%s: not JSON (%s): %s\n", cur, err.text, text);
+	CHECK(j && json_is_object(j));
+	free(text);
+	return j;
+}
+
+static bool has_str(json_t *o, const char *k, const char *want)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_string(v) || strcmp(json_string_value(v), want) != 0) {
+		fprintf(stderr, "%s: key %s: want \"%s\"\n", cur, k, want);
+		return false;
+	}
+	return true;
+}
+
+static bool has_null(json_t *o, const char *k)
+{
+	return json_is_null(json_object_get(o, k));
+}
+
+static bool has_bool(json_t *o, const char *k, bool want)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_boolean(v) && json_is_true(v) == want;
+}
+
+static bool has_int(json_t *o, const char *k, long long want)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) && json_integer_value(v) == want;
+}
+
+static bool has_real(json_t *o, const char *k, double want)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_real(v) && json_real_value(v) == want;
+}
+
+/* O has exactly the keys of the NULL-terminated list KEYS. */
+static bool has_keys(json_t *o, const char *const *keys)
+{
+	size_t n = 0;
+
+	for (; keys[n]; n++) {
+		if (!json_object_get(o, keys[n])) {
+			fprintf(stderr, "%s: key %s missing\n", cur, keys[n]);
+			return false;
+		}
+	}
+	if (json_object_size(o) != n)
+		fprintf(stderr, "%s: %zu keys, want %zu\n", cur, json_object_size(o), n);
+	return json_object_size(o) == n;
+}
+
+static const char *const event_keys[] = {
+	"event_id", "seq", "alarm", "state", "severity", "category", "point", "device",
+	"location", "value", "unit", "threshold", "message", "ts", "raised_ts", "acked", NULL
+};
+
+static const char *const event_keys_clear[] = {
+	"event_id", "seq", "alarm", "state", "severity", "category", "point", "device",
+	"location", "value", "unit", "threshold", "clear", "message", "ts", "raised_ts",
+	"acked", NULL
+};
+
+static struct pl_event spec_event(void)
+{
+	struct pl_event e = {
+		.gateway = "gw1", .seq = 1042, .alarm = "b3-fire-pressure-low",
+		.state = ALARM_EV_RAISED, .severity = SEV_CRITICAL, .category = CAT_FIRE,
+		.point = "b3-pressure.pressure", .device = "b3-pressure",
+		.location = "Building 3 pump room", .value = { true, false, 0.08 },
+		.unit = "MPa", .threshold = { true, false, 0.10 },
+		.message = "Fire water pressure low, building 3", .ts_ms = T0,
+		.raised_ts_ms = T0, .acked = false,
+	};
+	return e;
+}
+
+static void test_event(void)
+{
+	struct pl_event e = spec_event();
+	char *text;
+	json_t *j;
+
+	cur = "event: SPEC example";
+	text = payload_event(&e);
+	CHECK(text && strcmp(text,
+		"{\"event_id\":\"gw1-1042\",\"seq\":1042,\"alarm\":\"b3-fire-pressure-low\","
+		"\"state\":\"raised\",\"severity\":\"critical\",\"category\":\"fire\","
+		"\"point\":\"b3-pressure.pressure\",\"device\":\"b3-pressure\","
+		"\"location\":\"Building 3 pump room\",\"value\":0.08,\"unit\":\"MPa\","
+		"\"threshold\":0.1,\"message\":\"Fire water pressure low, building 3\","
+		"\"ts\":\"" T0_TEXT "\",\"raised_ts\":\"" T0_TEXT "\",\"acked\":false}") == 0);
+	j = parse(text);
+	CHECK(has_keys(j, event_keys));
+	CHECK(has_str(j, "event_id", "gw1-1042"));
+	CHECK(has_int(j, "seq", 1042));
+	CHECK(has_str(j, "alarm", "b3-fire-pressure-low"));
+	CHECK(has_str(j, "state", "raised"));
+	CHECK(has_str(j, "severity", "critical"));
+	CHECK(has_str(j, "category", "fire"));
+	CHECK(has_str(j, "point", "b3-pressure.pressure"));
+	CHECK(has_str(j, "device", "b3-pressure"));
+	CHECK(has_str(j, "location", "Building 3 pump room"));
+	CHECK(has_real(j, "value", 0.08));
+	CHECK(has_str(j, "unit", "MPa"));
+	CHECK(has_real(j, "threshold", 0.10));
+	CHECK(has_str(j, "message", "Fire water pressure low, building 3"));
+	CHECK(has_str(j, "ts", T0_TEXT));
+	CHECK(has_str(j, "raised_ts", T0_TEXT));
+	CHECK(has_bool(j, "acked", false));
+	json_decref(j);
+
+	cur = "event: cleared with clear, integral and computed values";
+	e = spec_event();
+	e.state = ALARM_EV_CLEARED;
+	e.seq = 9007199254740993LL;
+	e.severity = SEV_WARNING;
+	e.category = CAT_ENVIRONMENT;
+	e.value.v = 1234 * 0.01;       /* 12.340000000000002 in binary */
+	e.threshold.v = 5;
+	e.clear = (struct pl_value){ true, false, 0.12 };
+	e.ts_ms = T0 + 60000;
+	e.acked = true;
+	text = payload_event(&e);
+	CHECK(text && strstr(text, "\"value\":12.34,") && strstr(text, "\"threshold\":5.0,") &&
+	      strstr(text, "\"threshold\":5.0,\"clear\":0.12,\"message\""));
+	j = parse(text);
+	CHECK(has_keys(j, event_keys_clear));
+	CHECK(has_str(j, "event_id", "gw1-9007199254740993"));
+	CHECK(has_int(j, "seq", 9007199254740993LL));
+	CHECK(has_str(j, "state", "cleared"));
+	CHECK(has_str(j, "severity", "warning"));
+	CHECK(has_str(j, "category", "environment"));
+	CHECK(has_real(j, "threshold", 5));
+	CHECK(has_real(j, "clear", 0.12));
+	CHECK(has_str(j, "ts", "2026-11-26T04:11:03.123Z"));
+	CHECK(has_str(j, "raised_ts", T0_TEXT));
+	CHECK(has_bool(j, "acked", true));
+	json_decref(j);
+
+	cur = "event: offline alarm";
+	e = spec_event();
+	e.alarm = "b3-meter.offline";
+	e.state = ALARM_EV_ACKED;
+	e.severity = SEV_MAJOR;
+	e.category = CAT_SYSTEM;
+	e.point = NULL;
+	e.device = "b3-meter";
+	e.location = NULL;
+	e.message = "";
+	e.unit = "kWh";                      /* ignored for an offline alarm */
+	e.clear = (struct pl_value){ true, false, 1 };
+	e.acked = true;
+	j = parse(payload_event(&e));
+	CHECK(has_keys(j, event_keys));
+	CHECK(has_str(j, "alarm", "b3-meter.offline"));
+	CHECK(has_str(j, "state", "acked"));
+	CHECK(has_str(j, "severity", "major"));
+	CHECK(has_str(j, "category", "system"));
+	CHECK(has_null(j, "point"));
+	CHECK(has_str(j, "device", "b3-meter"));
+	CHECK(has_null(j, "location"));
+	CHECK(has_null(j, "value"));
+	CHECK(has_null(j, "unit"));
+	CHECK(has_null(j, "threshold"));
+	CHECK(has_null(j, "message"));
+	CHECK(has_bool(j, "acked", true));
+	json_decref(j);
+
+	cur = "event: bool point, unset fields";
+	e = spec_event();
+	e.alarm = "stairs-lamp";
+	e.point = "b3-stairs.lamp1_ok";
+	e.value = (struct pl_value){ true, true, 0 };
+	e.threshold = (struct pl_value){ true, true, 1 };
+	e.unit = "";
+	e.location = "";
+	e.message = NULL;
+	e.severity = SEV_MINOR;
+	e.category = CAT_LIGHTING;
+	j = parse(payload_event(&e));
+	CHECK(has_keys(j, event_keys));
+	CHECK(has_bool(j, "value", false));
+	CHECK(has_bool(j, "threshold", true));
+	CHECK(has_null(j, "unit"));
+	CHECK(has_null(j, "location"));
+	CHECK(has_null(j, "message"));
+	CHECK(has_str(j, "severity", "minor"));
+	CHECK(has_str(j, "category", "lighting"));
+	json_decref(j);
+
+	cur = "event: value absent or not finite, bad UTF-8 in a message";
+	e = spec_event();
+	e.value = (struct pl_value){ true, false, NAN };
+	e.threshold = (struct pl_value){ false, false, 3 };
+	e.message = "pression \xc3";         /* cut inside a character */
+	e.location = "B\xc3\xa2timent 3";
+	j = parse(payload_event(&e));
+	CHECK(has_keys(j, event_keys));
+	CHECK(has_null(j, "value"));
+	CHECK(has_null(j, "threshold"));
+	CHECK(has_str(j, "message", "pression ?"));
+	CHECK(has_str(j, "location", "B\xc3\xa2timent 3"));
+	json_decref(j);
+
+	cur = "event: state none is refused";
+	e = spec_event();
+	e.state = ALARM_EV_NONE;
+	CHECK(payload_event(&e) == NULL);
+}
+
+static void test_status(void)
+{
+	static const char *const online_keys[] = { "online", "version", "started", "ts",
+						    "outbox", NULL };
+	static const char *const will_keys[] = { "online", "reason", NULL };
+	static const char *const shutdown_keys[] = { "online", "reason", "ts", NULL };
+	json_t *j;
+
+	cur = "status online";
+	j = parse(payload_status_online("0.1.0", T0, T0 + 1000, 17));
+	CHECK(has_keys(j, online_keys));
+	CHECK(has_bool(j, "online", true));
+	CHECK(has_str(j, "version", "0.1.0"));
+	CHECK(has_str(j, "started", T0_TEXT));
+	CHECK(has_str(j, "ts", "2026-11-26T04:10:04.123Z"));
+	CHECK(has_int(j, "outbox", 17));
+	json_decref(j);
+
+	cur = "status will";
+	j = parse(payload_status_will());
+	CHECK(has_keys(j, will_keys));
+	CHECK(has_bool(j, "online", false));
+	CHECK(has_str(j, "reason", "lost"));
+	json_decref(j);
+
+	cur = "status shutdown";
+	j = parse(payload_status_shutdown(T0));
+	CHECK(has_keys(j, shutdown_keys));
+	CHECK(has_bool(j, "online", false));
+	CHECK(has_str(j, "reason", "shutdown"));
+	CHECK(has_str(j, "ts", T0_TEXT));
+	json_decref(j);
+}
+
+static void test_alarms_active(void)
+{
+	static const char *const keys[] = { "ts", "alarms", NULL };
+	struct pl_event e1 = spec_event(), e2 = spec_event();
+	const char *events[5];
+	char *t1, *t2;
+	json_t *j, *arr, *want;
+
+	cur = "alarms active: none";
+	j = parse(payload_alarms_active(T0, NULL, 0));
+	CHECK(has_keys(j, keys));
+	CHECK(has_str(j, "ts", T0_TEXT));
+	arr = json_object_get(j, "alarms");
+	CHECK(json_is_array(arr) && json_array_size(arr) == 0);
+	json_decref(j);
+
+	cur = "alarms active: two (and one unreadable, one NULL)";
+	e2.alarm = "b3-meter.offline";
+	e2.point = NULL;
+	e2.seq = 1043;
+	t1 = payload_event(&e1);
+	t2 = payload_event(&e2);
+	events[0] = t1;
+	events[1] = "{\"broken\":";
+	events[2] = NULL;
+	events[3] = "[1,2]";
+	events[4] = t2;
+	j = parse(payload_alarms_active(T0, events, 5));
+	CHECK(has_keys(j, keys));
+	arr = json_object_get(j, "alarms");
+	CHECK(json_is_array(arr) && json_array_size(arr) == 2);
+	want = json_loads(t1, 0, NULL);
+	CHECK(json_equal(json_array_get(arr, 0), want));
+	json_decref(want);
+	want = json_loads(t2, 0, NULL);
+	CHECK(json_equal(json_array_get(arr, 1), want));
+	json_decref(want);
+	CHECK(has_int(json_array_get(arr, 1), "seq", 1043));
+	json_decref(j);
+	free(t1);
+	free(t2);
+}
+
+static void test_device_status(void)
+{
+	static const char *const keys[] = { "device", "online", "ts", "last_ok", "errors",
+					     NULL };
+	json_t *j;
+
+	cur = "device status, never ok";
+	j = parse(payload_device_status("b3-meter", false, T0, 0, 3));
+	CHECK(has_keys(j, keys));
+	CHECK(has_str(j, "device", "b3-meter"));
+	CHECK(has_bool(j, "online", false));
+	CHECK(has_str(j, "ts", T0_TEXT));
+	CHECK(has_null(j, "last_ok"));
+	CHECK(has_int(j, "errors", 3));
+	json_decref(j);
+
+	cur = "device status, online";
+	j = parse(payload_device_status("b3-meter", true, T0 + 5000, T0, 0));
+	CHECK(has_keys(j, keys));
+	CHECK(has_bool(j, "online", true));
+	CHECK(has_str(j, "ts", "2026-11-26T04:10:08.123Z"));
+	CHECK(has_str(j, "last_ok", T0_TEXT));
+	CHECK(has_int(j, "errors", 0));
+	json_decref(j);
+}
+
+static void test_telemetry(void)
+{
+	static const char *const keys[] = { "device", "ts", "values", "quality", NULL };
+	const char *names[] = { "pressure", "relay1", "energy", "count" };
+	struct pl_value vals[] = {
+		{ true, false, 0.08 }, { true, true, 1 }, { true, false, 123456789012.345 },
+		{ true, false, 42 },
+	};
+	json_t *j, *v;
+
+	cur = "telemetry: bool and numbers";
+	j = parse(payload_telemetry("b3-pressure", T0, names, vals, 4, Q_GOOD));
+	CHECK(has_keys(j, keys));
+	CHECK(has_str(j, "device", "b3-pressure"));
+	CHECK(has_str(j, "ts", T0_TEXT));
+	CHECK(has_str(j, "quality", "good"));
+	v = json_object_get(j, "values");
+	CHECK(json_is_object(v) && json_object_size(v) == 4);
+	CHECK(has_real(v, "pressure", 0.08));
+	CHECK(has_bool(v, "relay1", true));
+	CHECK(has_real(v, "energy", 123456789012.345));
+	CHECK(has_real(v, "count", 42));
+	json_decref(j);
+
+	cur = "telemetry: stale, no values";
+	j = parse(payload_telemetry("b3-meter", T0, NULL, NULL, 0, Q_STALE));
+	CHECK(has_keys(j, keys));
+	CHECK(has_str(j, "quality", "stale"));
+	v = json_object_get(j, "values");
+	CHECK(json_is_object(v) && json_object_size(v) == 0);
+	json_decref(j);
+
+	cur = "telemetry: bad";
+	j = parse(payload_telemetry("b3-meter", T0, names, vals, 1, Q_BAD));
+	CHECK(has_str(j, "quality", "bad"));
+	CHECK(json_object_size(json_object_get(j, "values")) == 1);
+	json_decref(j);
+}
+
+static void test_cmd_result(void)
+{
+	static const char *const k_err[] = { "id", "ok", "error", NULL };
+	static const char *const k_ok[] = { "id", "ok", NULL };
+	static const char *const k_val[] = { "id", "ok", "value", NULL };
+	struct pl_value num = { true, false, 1.5 }, b = { true, true, 0 }, none = { 0 };
+	json_t *j;
+
+	cur = "cmd result: id null";
+	j = parse(payload_cmd_result(NULL, false, "malformed JSON: x", NULL));
+	CHECK(has_keys(j, k_err));
+	CHECK(has_null(j, "id"));
+	CHECK(has_bool(j, "ok", false));
+	CHECK(has_str(j, "error", "malformed JSON: x"));
+	json_decref(j);
+
+	cur = "cmd result: ok, no value";
+	j = parse(payload_cmd_result("req-1", true, NULL, NULL));
+	CHECK(has_keys(j, k_ok));
+	CHECK(has_str(j, "id", "req-1"));
+	CHECK(has_bool(j, "ok", true));
+	json_decref(j);
+
+	cur = "cmd result: read value";
+	j = parse(payload_cmd_result("req-3", true, NULL, &num));
+	CHECK(has_keys(j, k_val));
+	CHECK(has_real(j, "value", 1.5));
+	json_decref(j);
+
+	cur = "cmd result: write bool value";
+	j = parse(payload_cmd_result("req-2", true, NULL, &b));
+	CHECK(has_bool(j, "value", false));
+	json_decref(j);
+
+	cur = "cmd result: value unknown";
+	j = parse(payload_cmd_result("req-2", true, NULL, &none));
+	CHECK(has_keys(j, k_val));
+	CHECK(has_null(j, "value"));
+	json_decref(j);
+
+	cur = "cmd result: not ok without a text";
+	j = parse(payload_cmd_result("req-4", false, NULL, NULL));
+	CHECK(has_keys(j, k_err));
+	CHECK(has_str(j, "error", "failed"));
+	json_decref(j);
+}
+
+static int parse_cmd(enum pl_cmd_kind kind, const char *text, struct pl_cmd *c, char *err,
+		     size_t errlen)
+{
+	return payload_parse_cmd(kind, text, strlen(text), c, err, errlen);
+}
+
+static void test_cmd_valid(void)
+{
+	struct pl_cmd c;
+	char err[256];
+	const char *w = "{\"id\":\"req-2\",\"point\":\"b3-stairs.relay1\",\"value\":1}trailing";
+
+	cur = "cmd: ack";
+	strcpy(err, "x");
+	CHECK(parse_cmd(PL_CMD_ACK, "{\"id\": \"req-1\", \"alarm\": \"b3-fire-pressure-low\","
+			" \"by\": \"operator\"}", &c, err, sizeof err) == 0);
+	CHECK(err[0] == '\0');
+	CHECK(c.kind == PL_CMD_ACK && !c.id_null && strcmp(c.id, "req-1") == 0);
+	CHECK(strcmp(c.alarm, "b3-fire-pressure-low") == 0 && strcmp(c.by, "operator") == 0);
+
+	cur = "cmd: ack of an offline alarm, no by";
+	CHECK(parse_cmd(PL_CMD_ACK, "{\"alarm\":\"b3-meter.offline\",\"id\":\"7\"}", &c, err,
+			sizeof err) == 0);
+	CHECK(strcmp(c.alarm, "b3-meter.offline") == 0 && c.by[0] == '\0');
+	CHECK(strcmp(c.id, "7") == 0 && !c.id_null);
+
+	cur = "cmd: write (length excludes trailing bytes)";
+	CHECK(payload_parse_cmd(PL_CMD_WRITE, w, strlen(w) - 8, &c, err, sizeof err) == 0);
+	CHECK(c.kind == PL_CMD_WRITE && strcmp(c.id, "req-2") == 0);
+	CHECK(strcmp(c.point, "b3-stairs.relay1") == 0);
+	CHECK(c.value.present && !c.value.is_bool && c.value.v == 1);
+
+	cur = "cmd: write real and bool";
+	CHECK(parse_cmd(PL_CMD_WRITE, "{\"id\":\"a\",\"point\":\"d.p\",\"value\":-2.5e1}", &c, err,
+			sizeof err) == 0);
+	CHECK(c.value.present && !c.value.is_bool && c.value.v == -25);
+	CHECK(parse_cmd(PL_CMD_WRITE, "{\"id\":\"a\",\"point\":\"d.p\",\"value\":true}", &c, err,
+			sizeof err) == 0);
+	CHECK(c.value.present && c.value.is_bool && c.value.v == 1);
+	CHECK(parse_cmd(PL_CMD_WRITE, "{\"id\":\"a\",\"point\":\"d.p\",\"value\":false}", &c, err,
+			sizeof err) == 0);
+	CHECK(c.value.present && c.value.is_bool && c.value.v == 0);
+
+	cur = "cmd: read";
+	CHECK(parse_cmd(PL_CMD_READ, " {\"id\":\"req-3\",\"point\":\"b3-pressure.pressure\"}\n",
+			&c, err, sizeof err) == 0);
+	CHECK(c.kind == PL_CMD_READ && strcmp(c.id, "req-3") == 0 && !c.id_null);
+	CHECK(strcmp(c.point, "b3-pressure.pressure") == 0 && !c.value.present);
+
+	cur = "cmd: small error buffer";
+	CHECK(parse_cmd(PL_CMD_READ, "{\"id\":\"x\"}", &c, err, 8) == -1);
+	CHECK(strcmp(err, "missing") == 0);
+	CHECK(parse_cmd(PL_CMD_READ, "{\"id\":\"x\"}", &c, NULL, 0) == -1);
+}
+
+struct bad_cmd {
+	enum pl_cmd_kind kind;
+	const char *json;
+	const char *err;
+	bool id_null;
+	const char *id;         /* expected when !id_null */
+};
+
+#define LONG64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG256 LONG64 LONG64 LONG64 LONG64
+
+static const struct bad_cmd bad_cmds[] = {
+	{ PL_CMD_ACK, "", "malformed JSON: unexpected token near end of file at line 1 column 0",
+	  true, NULL },
+	{ PL_CMD_ACK, "{\"id\":\"r\",", "malformed JSON: string or '}' expected near end of file "
+	  "at line 1 column 10", true, NULL },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"point\":\"d.p\",\"value\":1,}",
+	  "malformed JSON: string or '}' expected near '}' at line 1 column 35", true, NULL },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"id\":\"s\",\"point\":\"d.p\"}",
+	  "malformed JSON: duplicate object key near '\"id\"' at line 1 column 14", true, NULL },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"d.p\"}\n{}",
+	  "malformed JSON: end of file expected near '{' at line 2 column 1", true, NULL },
+	{ PL_CMD_READ, "\xff", "malformed JSON: unable to decode byte 0xff at line 1 column 0",
+	  true, NULL },
+	{ PL_CMD_READ, "[{\"id\":\"r\"}]", "payload must be a JSON object", true, NULL },
+	{ PL_CMD_READ, "\"req-1\"", "payload must be a JSON object", true, NULL },
+	{ PL_CMD_READ, "null", "payload must be a JSON object", true, NULL },
+	{ PL_CMD_ACK, "{\"alarm\":\"a\"}", "missing \"id\"", true, NULL },
+	{ PL_CMD_ACK, "{}", "missing \"id\"", true, NULL },
+	{ PL_CMD_READ, "{\"id\":17,\"point\":\"d.p\"}", "\"id\" must be a non-empty string",
+	  true, NULL },
+	{ PL_CMD_READ, "{\"id\":null,\"point\":\"d.p\"}", "\"id\" must be a non-empty string",
+	  true, NULL },
+	{ PL_CMD_READ, "{\"id\":\"\",\"point\":\"d.p\"}", "\"id\" must be a non-empty string",
+	  true, NULL },
+	{ PL_CMD_READ, "{\"id\":\"" LONG256 "\",\"point\":\"d.p\"}",
+	  "\"id\" is too long (max 255 bytes)", true, NULL },
+	/* the id comes first even when something else is wrong too */
+	{ PL_CMD_READ, "{\"pont\":\"d.p\"}", "missing \"id\"", true, NULL },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"pont\":\"d.p\"}", "unknown key \"pont\"", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"d.p\",\"value\":1}", "unknown key \"value\"",
+	  false, "r" },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"point\":\"d.p\",\"value\":1,\"by\":\"x\",\"zz\":1}",
+	  "unknown key \"by\"", false, "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\",\"alarm\":\"a\",\"point\":\"d.p\"}", "unknown key \"point\"",
+	  false, "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\"}", "missing \"alarm\"", false, "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\",\"by\":\"op\"}", "missing \"alarm\"", false, "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\",\"alarm\":3}", "\"alarm\" must be a non-empty string", false,
+	  "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\",\"alarm\":\"\"}", "\"alarm\" must be a non-empty string",
+	  false, "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\",\"alarm\":\"" LONG64 LONG64 "\"}",
+	  "\"alarm\" is too long (max 127 bytes)", false, "r" },
+	{ PL_CMD_ACK, "{\"id\":\"r\",\"alarm\":\"a\",\"by\":false}", "\"by\" must be a string",
+	  false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\"}", "missing \"point\"", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":5}", "\"point\" must be a string DEVICE.POINT",
+	  false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"b3-stairs\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"a.b.c\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\".p\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"D.p\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"d.\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"d._p\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_READ, "{\"id\":\"r\",\"point\":\"d." LONG64 "\"}",
+	  "\"point\" must be a string DEVICE.POINT", false, "r" },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"value\":1}", "missing \"point\"", false, "r" },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"point\":\"d.p\"}", "missing \"value\"", false, "r" },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"point\":\"d.p\",\"value\":\"1\"}",
+	  "\"value\" must be a number or a boolean", false, "r" },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"point\":\"d.p\",\"value\":null}",
+	  "\"value\" must be a number or a boolean", false, "r" },
+	{ PL_CMD_WRITE, "{\"id\":\"r\",\"point\":\"d.p\",\"value\":[1]}",
+	  "\"value\" must be a number or a boolean", false, "r" },
+};
+
+static void test_cmd_bad(void)
+{
+	struct pl_cmd c;
+	char err[512];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof bad_cmds / sizeof bad_cmds[0]; i++) {
+		const struct bad_cmd *b = &bad_cmds[i];
+
+		cur = b->json;
+		rc = parse_cmd(b->kind, b->json, &c, err, sizeof err);
+		CHECK(rc == -1);
+		if (strcmp(err, b->err) != 0)
+			fprintf(stderr, "bad cmd %zu: got  [%s]\n             want [%s]\n", i, err,
+				b->err);
+		CHECK(strcmp(err, b->err) == 0);
+		CHECK(c.id_null == b->id_null);
+		if (!b->id_null)
+			CHECK(strcmp(c.id, b->id) == 0);
+		else
+			CHECK(c.id[0] == '\0');
+		CHECK(c.kind == b->kind);
+	}
+
+	cur = "bad cmd: what could be read is kept";
+	CHECK(parse_cmd(PL_CMD_WRITE, "{\"point\":\"d.p\",\"value\":2}", &c, err, sizeof err) ==
+	      -1);
+	CHECK(c.id_null && strcmp(c.point, "d.p") == 0 && c.value.present && c.value.v == 2);
+
+	cur = "bad cmd: NULL payload";
+	CHECK(payload_parse_cmd(PL_CMD_READ, NULL, 0, &c, err, sizeof err) == -1);
+	CHECK(strncmp(err, "malformed JSON: ", 16) == 0 && c.id_null);
+
+	cur = "bad cmd: embedded NUL";
+	CHECK(payload_parse_cmd(PL_CMD_READ, "{\"id\":\"r\"\0}", 11, &c, err, sizeof err) == -1);
+	CHECK(strncmp(err, "malformed JSON: ", 16) == 0 && c.id_null);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LVL_ERROR);   /* alarms_active warns about the broken events */
+	if (util_parse_time(T0_TEXT, 0, &T0) != 0) {
+		fprintf(stderr, "cannot parse %s\n", T0_TEXT);
+		return 1;
+	}
+	test_event();
+	test_status();
+	test_alarms_active();
+	test_device_status();
+	test_telemetry();
+	test_cmd_result();
+	test_cmd_valid();
+	test_cmd_bad();
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}

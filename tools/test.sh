@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds yardwatch twice (warnings as errors; and
+# with AddressSanitizer + UndefinedBehaviorSanitizer), runs every test in both
+# builds (unit tests, and integration tests that start the real daemon, the
+# simulator and a mosquitto broker on 127.0.0.1), then the unit tests under
+# valgrind. Exits non-zero on any failure.
+#   tools/test.sh            everything
+#   tools/test.sh --quick    the normal build only
+set -uo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+tools/deps.sh || { echo "test: installing dependencies failed"; exit 1; }
+
+jobs=$(nproc 2>/dev/null || echo 2)
+failed=0
+passed=0
+
+build() { # dir, extra cmake args...
+	local dir=$1; shift
+	cmake -S "$src" -B "$dir" -DYW_WERROR=ON "$@" >"$dir.cmake.log" 2>&1 &&
+	cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1 || {
+		echo "test: build in $dir failed:"; tail -n 40 "$dir.cmake.log" "$dir.build.log"; return 1; }
+}
+
+suite() { # name, dir
+	local name=$1 dir=$2 out
+	echo "== $name: ctest"
+	out=$(mktemp)
+	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 300) 2>&1 | tee "$out"
+	local p f
+	p=$(grep -oE '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$out" | tail -1)
+	if [ -z "$p" ]; then
+		echo "test: $name: ctest did not finish"; failed=$((failed + 1))
+	else
+		f=$(echo "$p" | awk '{print $4}')
+		t=$(echo "$p" | awk '{print $NF}')
+		failed=$((failed + f)); passed=$((passed + t - f))
+	fi
+	rm -f "$out"
+}
+
+mkdir -p build
+build build || exit 1
+suite "build" build
+
+if [ $quick -eq 0 ]; then
+	mkdir -p build-asan
+	build build-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || exit 1
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		suite "asan+ubsan" build-asan
+
+	echo "== valgrind: unit tests"
+	for t in build/tests/test_*; do
+		[ -x "$t" ] || continue
+		n=$(basename "$t")
+		if YW_SRC="$src" YW_BIN="$src/build" timeout 300 valgrind -q --leak-check=full \
+			--errors-for-leak-kinds=definite --error-exitcode=99 "$t" >"build/$n.valgrind.log" 2>&1; then
+			echo "valgrind $n: clean"; passed=$((passed + 1))
+		else
+			echo "valgrind $n: FAILED"; tail -n 40 "build/$n.valgrind.log"; failed=$((failed + 1))
+		fi
+	done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
