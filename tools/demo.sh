@@ -66,4 +66,4 @@ echo
 echo "== yardwatch status"; y status
 echo; echo "== yardwatch alarms"; y alarms
 echo; echo "== yardwatch report --since 10m"; y report --since 10m
-echo; echo "demo: done (the daemon's log was $work/yardwatchd.log)"
+echo; echo "demo: done"

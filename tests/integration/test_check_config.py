@@ -8,7 +8,7 @@ from yw import check, eq
 
 
 def run(*argv):
-    r = subprocess.run([yw.DAEMON] + list(argv), capture_output=True, timeout=20)
+    r = subprocess.run(yw.ours([yw.DAEMON] + list(argv)), capture_output=True, timeout=20)
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
@@ -63,7 +63,7 @@ def test_unopenable_store_exit_1(env):
     open(blocker, "w").close()
     cfg["storage"]["path"] = os.path.join(blocker, "yw.db")
     path = env.write_config(cfg)
-    r = subprocess.run([yw.DAEMON, "-c", path], capture_output=True, timeout=20)
+    r = subprocess.run(yw.ours([yw.DAEMON, "-c", path]), capture_output=True, timeout=20)
     eq(r.returncode, 1, "exit code when the store cannot be opened")
 
 

@@ -8,6 +8,7 @@ non-zero on any failure."""
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -26,6 +27,17 @@ DAEMON = os.path.join(BIN, "yardwatchd")
 CLI = os.path.join(BIN, "yardwatch")
 SIM = os.path.join(BIN, "yardwatch-sim")
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+# YW_WRAP runs our programs through a wrapper, e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+# for the arm64 build; mosquitto, socat and openssl run natively.
+WRAP = shlex.split(os.environ.get("YW_WRAP", ""))
+SLOW = float(os.environ.get("YW_SLOW", "1"))   # time factor for emulated runs
+
+
+def ours(argv):
+    """ARGV with the wrapper in front when it runs one of our programs."""
+    if WRAP and argv and argv[0] in (DAEMON, CLI, SIM):
+        return WRAP + list(argv)
+    return list(argv)
 
 
 # mosquitto started as root drops to the "mosquitto" user, which cannot read
@@ -57,6 +69,7 @@ def free_port():
 
 def wait_for(pred, timeout, what, interval=0.05):
     """Poll PRED until it returns a true value; Failure after TIMEOUT s."""
+    timeout *= SLOW
     end = time.monotonic() + timeout
     last = None
     while True:
@@ -97,7 +110,7 @@ class Env:
         e = dict(os.environ)
         if env:
             e.update(env)
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=stdin,
+        p = subprocess.Popen(ours(argv), stdout=log, stderr=subprocess.STDOUT, stdin=stdin,
                              env=e, start_new_session=True)
         log.close()
         p.yw_name = name
@@ -200,7 +213,8 @@ class Env:
         return self.spawn(name, [DAEMON, "-c", config, "--log-level", level], env=env)
 
     def cli(self, config, *args, timeout=20):
-        r = subprocess.run([CLI, "-c", config] + list(args), capture_output=True,
+        flag = "--db" if config.endswith(".db") else "-c"
+        r = subprocess.run(ours([CLI, flag, config] + list(args)), capture_output=True,
                            timeout=timeout)
         return r.returncode, r.stdout.decode(), r.stderr.decode()
 

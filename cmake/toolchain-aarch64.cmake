@@ -1,0 +1,38 @@
+# Cross-build for 64-bit ARM (Debian arm64) with Debian's cross compiler and
+# the multiarch :arm64 libraries (see docs/cross.md; tools/cross.sh arm64
+# installs them, builds and tests):
+#   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64.cmake
+#
+# No sysroot: with multiarch the :arm64 libraries sit in /usr/lib/aarch64-linux-gnu
+# beside the native ones and share /usr/include, and Debian's cross gcc searches
+# those directories itself. find_library() searches lib/aarch64-linux-gnu
+# because CMake takes CMAKE_LIBRARY_ARCHITECTURE from the compiler; nothing
+# finds the amd64 libraries in lib/x86_64-linux-gnu.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+
+# pkg-config reads only the arm64 .pc files (and the arch-independent ones);
+# a PKG_CONFIG_PATH from the environment could bring in host ones.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_PATH} "")
+set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
+
+# Host programs (pkg-config, python3, ...) are the build machine's own.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+
+# ctest runs the test programs through qemu-user (package qemu-user); -L makes
+# it load the arm64 dynamic loader and libc from the cross libc package. Give
+# -DCMAKE_CROSSCOMPILING_EMULATOR=... to use another command (tools/cross.sh does).
+if(NOT CMAKE_CROSSCOMPILING_EMULATOR)
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+endif()
+
+# Debian architecture of the packages `cpack -G DEB` makes in this build (CPack
+# would otherwise ask dpkg, which answers with the build machine's).
+set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)

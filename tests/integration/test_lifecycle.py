@@ -1,0 +1,176 @@
+"""The daemon under a supervisor: sd_notify (READY, WATCHDOG, STOPPING),
+SIGTERM while a bus is stuck in a timeout, SIGHUP reloads that add and
+remove devices and change alarms without losing state, and a broken config
+refused on reload while polling goes on."""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import time
+
+import yw
+import mqttutil as mu
+from yw import check, eq, wait_for
+from mqttutil import P
+
+SOCAT = shutil.which("socat") or "/usr/bin/socat"
+
+
+@yw.with_env("notify")
+def test_sd_notify_ready_watchdog_stopping(env):
+    sock_path = os.path.join(env.dir, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sock_path)
+    s.settimeout(0.2)
+    got = []
+
+    def drain(until):
+        while time.monotonic() < until:
+            try:
+                msg = s.recv(4096).decode()
+            except socket.timeout:
+                continue
+            got.append((time.monotonic(), msg))
+    try:
+        broker = env.broker()
+        cfg, path, sim = mu.setup(env, broker.port)
+        d = env.daemon(path, env={"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "1000000"})
+        drain(time.monotonic() + 4.5 * yw.SLOW)
+        msgs = [m for t, m in got]
+        check(any("READY=1" in m for m in msgs), "READY=1 sent: %r" % msgs[:5])
+        pings = [t for t, m in got if "WATCHDOG=1" in m]
+        # WATCHDOG_USEC 1 s: a ping every 0.5 s.
+        check(len(pings) >= 6, "WATCHDOG=1 pings in 4.5 s: %d" % len(pings))
+        gaps = [b - a for a, b in zip(pings, pings[1:])]
+        check(max(gaps) < 1.0 * yw.SLOW, "no gap between pings reaches the watchdog period: %r" % gaps)
+        os.kill(d.pid, signal.SIGTERM)
+        drain(time.monotonic() + 2 * yw.SLOW)
+        eq(d.wait(10), 0, "exit code")
+        check(any("STOPPING=1" in m for t, m in got), "STOPPING=1 sent")
+    finally:
+        s.close()
+
+
+@yw.with_env("sigterm-rtu")
+def test_sigterm_while_rtu_device_times_out(env):
+    a, b = os.path.join(env.dir, "ttyA"), os.path.join(env.dir, "ttyB")
+    env.spawn("socat", [SOCAT, "pty,raw,echo=0,link=%s" % a, "pty,raw,echo=0,link=%s" % b])
+    wait_for(lambda: os.path.exists(a) and os.path.exists(b), 10, "ptys")
+    broker = env.broker()
+    buses = [{"id": "rs485", "type": "rtu", "device": a, "baud": 9600, "timeout_ms": 4000, "retries": 1}]
+    devices = [{"id": "p1", "bus": "rs485", "unit": 1, "profile": "pressure-transmitter", "poll_ms": 500},
+               {"id": "p2", "bus": "rs485", "unit": 2, "profile": "pressure-transmitter", "poll_ms": 500}]
+    cfg = yw.base_config(env, devices, buses, mqtt_port=broker.port)
+    path = env.write_config(cfg)
+    sim = env.sim(path, rtu=b)
+    sub = yw.Sub(broker.port, [P + "/status"])
+    try:
+        d = env.daemon(path)
+        mu.wait_online(sub)
+        wait_for(lambda: len(env.cli_json(path, "points")) and
+                 env.cli_json(path, "points", "p1")[-1]["quality"] == "good", 10, "p1 read")
+        env.sim_step(sim, {"offline": "p2"})
+        env.sim_step(sim, {"offline": "p1"})
+        time.sleep(1.0)   # the worker is now inside a 4 s timeout (x2 with the retry)
+        t0 = time.monotonic()
+        os.kill(d.pid, signal.SIGTERM)
+        rc = d.wait(10)
+        took = time.monotonic() - t0
+        eq(rc, 0, "exit code")
+        check(took < 5.0, "stopped in %.2fs (limit 5 s)" % took)
+        m = sub.wait(lambda t, p: p.get("online") is False, 5, "offline status")
+        eq(m[-1][1]["reason"], "shutdown", "reason")
+        mu.check_ts(m[-1][1]["ts"], "ts")
+        con = sqlite3.connect(cfg["storage"]["path"])
+        eq(con.execute("PRAGMA integrity_check").fetchone()[0], "ok", "store integrity")
+        con.close()
+    finally:
+        sub.close()
+
+
+@yw.with_env("sighup")
+def test_sighup_add_change_remove_and_refuse(env):
+    broker = env.broker()
+    more = [{"id": "p2", "bus": "lan", "unit": 2, "profile": "pressure-transmitter", "poll_ms": 500,
+             "category": "fire"}]
+    alarms = [{"id": "p1-low", "point": "p1.pressure", "when": "below", "threshold": 0.10,
+               "severity": "critical", "category": "fire"},
+              {"id": "p2-low", "point": "p2.pressure", "when": "below", "threshold": 0.10,
+               "severity": "critical", "category": "fire"}]
+    cfg, path, sim = mu.setup(env, broker.port, alarms=alarms, extra_devices=more)
+    # The simulator serves p3 from the start (its own config lists it).
+    simcfg = json.loads(json.dumps(cfg))
+    sub = yw.Sub(broker.port, [P + "/#"])
+    try:
+        d = env.daemon(path)
+        mu.wait_online(sub)
+        env.sim_step(sim, {"set": {"p2.pressure": 0.05}})
+        wait_for(lambda: mu.events(sub, lambda e: e["alarm"] == "p2-low" and e["state"] == "raised"), 10,
+                 "p2-low raised")
+
+        def readings(point):
+            h = env.cli_json(path, "history", point)
+            return len(h)
+
+        # 1. Add a device (the simulator answers for unit 3 as soon as we ask: restart it with p3).
+        cfg["devices"].append({"id": "p3", "bus": "lan", "unit": 3, "profile": "pressure-transmitter",
+                               "poll_ms": 500})
+        env.write_config(cfg)
+        env.stop(sim)
+        sim = env.sim(path, port=cfg["buses"][0]["port"])
+        env.sim_step(sim, {"set": {"p1.pressure": 0.35, "p2.pressure": 0.05, "p3.pressure": 0.3}})
+        os.kill(d.pid, signal.SIGHUP)
+        wait_for(lambda: any(p["id"] == "p3.pressure" and p["quality"] == "good"
+                             for p in env.cli_json(path, "points")), 10, "p3 polled after the reload")
+        n1 = readings("p1.pressure")
+        active = env.cli_json(path, "alarms", "--active")
+        eq([a["alarm"] for a in active], ["p2-low"], "p2-low still active after the reload")
+        # 2. Change an alarm threshold: p1 at 0.35 is now below 0.40.
+        cfg["alarms"][0]["threshold"] = 0.40
+        env.write_config(cfg)
+        os.kill(d.pid, signal.SIGHUP)
+        ev = wait_for(lambda: mu.events(sub, lambda e: e["alarm"] == "p1-low" and e["state"] == "raised"),
+                      10, "p1-low raised with the new threshold")[0]
+        eq(ev["threshold"], 0.40, "new threshold in the event")
+        # 3. Remove a device.
+        cfg["devices"] = [x for x in cfg["devices"] if x["id"] != "p3"]
+        env.write_config(cfg)
+        os.kill(d.pid, signal.SIGHUP)
+        wait_for(lambda: "p3" not in [x["id"] for x in env.cli_json(path, "devices")], 10, "p3 gone")
+        time.sleep(0.7)   # a poll already on the wire when the reload came
+        s1 = env.sim_stats(sim)["devices"]["p3"]["requests"]
+        time.sleep(1.5)
+        eq(env.sim_stats(sim)["devices"]["p3"]["requests"], s1, "p3 no longer polled")
+        # 4. A broken config is refused; polling and alarms go on.
+        path = cfg["storage"]["path"]   # the command line now reads the store directly
+        cfgfile = env.dir + "/yardwatch.json"
+        with open(cfgfile, "w") as f:
+            f.write('{"site": {"id": "test-site", "gateway": "gw1"}, "buses": [], "devices": [{"id": "BAD!"}]}')
+        os.kill(d.pid, signal.SIGHUP)
+        wait_for(lambda: "reload refused" in env.log("daemon"), 5, "the refusal logged")
+        check("devices[0].id" in env.log("daemon"), "the config error itself is logged")
+        n2 = readings("p1.pressure")
+        time.sleep(2)
+        check(d.poll() is None, "still running")
+        polls = {x["id"]: x["polls"] for x in env.cli_json(path, "devices")}
+        time.sleep(1.5)
+        polls2 = {x["id"]: x["polls"] for x in env.cli_json(path, "devices")}
+        check(polls2["p1"] > polls["p1"] and polls2["p2"] > polls["p2"], "polling goes on: %r -> %r" %
+              (polls, polls2))
+        active = sorted(a["alarm"] for a in env.cli_json(path, "alarms", "--active"))
+        eq(active, ["p1-low", "p2-low"], "alarms still active")
+        raised = [e for e in mu.events(sub) if e["state"] == "raised"]
+        eq(sorted(e["alarm"] for e in raised), ["p1-low", "p2-low"], "no alarm raised twice by reloads")
+        check(n2 >= n1, "p1 readings kept (%d -> %d)" % (n1, n2))
+        eq(env.stop(d), 0, "exit code")
+    finally:
+        sub.close()
+
+
+if __name__ == "__main__":
+    import sys
+    tests = [test_sd_notify_ready_watchdog_stopping, test_sigterm_while_rtu_device_times_out,
+             test_sighup_add_change_remove_and_refuse]
+    yw.run([t for t in tests if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
