@@ -1318,6 +1318,11 @@ static void parse_device(struct ctx *c, json_t *o, const char *base, struct conf
 			r_unit = get_int(c, o, base, "unit", 1, 247, &d->unit);
 		else
 			r_unit = get_int(c, o, base, "unit", 0, 255, &d->unit);
+		/* 248..254 are reserved: libmodbus refuses them as unit ids. */
+		if (r_unit == 1 && d->unit > 247 && d->unit < 255) {
+			cfg_err(c, kpath(kp, base, "unit"), "must be 0..247 or 255 on a tcp bus");
+			r_unit = 0;
+		}
 	}
 	if (r_unit == 1 && d->bus >= 0)
 		for (i = 0; i < idx; i++)

@@ -163,6 +163,9 @@ static const struct bad bad[] = {
 	{"integer given as real", "{" SITE ", " TCP ", 'devices': [{'id': 'd1', 'bus': 'lan', "
 	 "'unit': 1.0, 'points': [" PT "]}]}", NULL, NULL,
 	 "site.json: devices[0].unit: must be an integer in 0..255\n", false},
+	{"reserved tcp unit id", "{" SITE ", " TCP ", 'devices': [{'id': 'd1', 'bus': 'lan', "
+	 "'unit': 250, 'points': [" PT "]}]}", NULL, NULL,
+	 "site.json: devices[0].unit: must be 0..247 or 255 on a tcp bus\n", false},
 	{"bad ids", "{'site': {'id': 'S1', 'gateway': '-gw'}, " TCP ", 'devices': [{'id': 'd.1', "
 	 "'bus': 'lan', 'unit': 1, 'points': [" PT "]}]}", NULL, NULL,
 	 "site.json: site.id: \"S1\" is not a valid id ([a-z0-9][a-z0-9_-]{0,62})\n"
