@@ -169,8 +169,38 @@ def test_sighup_add_change_remove_and_refuse(env):
         sub.close()
 
 
+@yw.with_env("journal")
+def test_log_levels_and_journal_priorities(env):
+    broker = env.broker()
+    cfg, path, sim = mu.setup(env, broker.port)
+    # Under journald, stderr is the stream JOURNAL_STREAM names: lines carry <prio>.
+    logf = os.path.join(env.dir, "journal.log")
+    with open(logf, "wb") as f:
+        st = os.fstat(f.fileno())
+        p = __import__("subprocess").Popen(yw.ours([yw.DAEMON, "-c", path, "--log-level", "debug"]),
+                                           stdout=f, stderr=f, start_new_session=True,
+                                           env=dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino)))
+    env.procs.append(p)
+    p.yw_name = "journal"
+    wait_for(lambda: "polling started" in open(logf).read(), 10, "start-up lines")
+    eq(env.stop(p), 0, "exit code")
+    lines = [l for l in open(logf).read().splitlines() if l]
+    check(lines and all(l[:3] in ("<3>", "<4>", "<6>", "<7>") for l in lines),
+          "every line has a syslog priority: %r" % lines[:3])
+    check(any(l.startswith("<6>INFO main: ") for l in lines), "info maps to <6>")
+    check(any(l.startswith("<7>DEBUG ") for l in lines), "debug maps to <7>")
+    # Without journald: plain "LEVEL component: message"; the config's log_level applies.
+    cfg["log_level"] = "warn"
+    path = env.write_config(cfg)
+    d = env.spawn("plain", [yw.DAEMON, "-c", path])
+    time.sleep(2 * yw.SLOW)
+    eq(env.stop(d), 0, "exit code")
+    out = env.log("plain")
+    check("INFO" not in out and "<" not in out.split(" ")[0], "log_level warn hides info lines: %r" % out[:300])
+
+
 if __name__ == "__main__":
     import sys
     tests = [test_sd_notify_ready_watchdog_stopping, test_sigterm_while_rtu_device_times_out,
-             test_sighup_add_change_remove_and_refuse]
+             test_sighup_add_change_remove_and_refuse, test_log_levels_and_journal_priorities]
     yw.run([t for t in tests if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
