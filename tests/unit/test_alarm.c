@@ -10,21 +10,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr)                                                                  \
-	do {                                                                         \
-		if (expr) {                                                          \
-			passed++;                                                    \
-		} else {                                                             \
-			failed++;                                                    \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,   \
-				__LINE__, cur_case, #expr);                          \
-		}                                                                    \
-	} while (0)
 
-static const char *cur_case = "";
 
 #define WALL0 1764130203123LL
 
@@ -289,7 +278,7 @@ static void run_case(const struct tcase *c)
 	const struct step *st;
 	int rc;
 
-	cur_case = c->name;
+	check_case = c->name;
 	if (c->persisted)
 		s = c->init;
 	else
@@ -348,7 +337,7 @@ static void test_misc(void)
 	struct alarm_cfg a = { .when = WHEN_ABOVE, .threshold = 1, .clear = 1 };
 	enum alarm_event ev[2] = { ALARM_EV_ACKED, ALARM_EV_ACKED };
 
-	cur_case = "misc";
+	check_case = "misc";
 	CHECK(strcmp(alarm_event_name(ALARM_EV_RAISED), "raised") == 0);
 	CHECK(strcmp(alarm_event_name(ALARM_EV_CLEARED), "cleared") == 0);
 	CHECK(strcmp(alarm_event_name(ALARM_EV_ACKED), "acked") == 0);

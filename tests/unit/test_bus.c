@@ -31,17 +31,9 @@
 #include "../../daemon/config.h"
 #include "../../daemon/log.h"
 #include "../../drivers/driver.h"
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr) do { \
-	if (expr) { \
-		passed++; \
-	} else { \
-		failed++; \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-	} \
-} while (0)
 
 static char tmpdir[64];
 static char sim_bin[1024];

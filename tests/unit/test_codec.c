@@ -8,17 +8,9 @@
 #include <string.h>
 
 #include "../../drivers/codec.h"
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr) do { \
-	if (expr) { \
-		passed++; \
-	} else { \
-		failed++; \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-	} \
-} while (0)
 
 static const enum yw_order orders[] = { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
 static const char *const order_names[] = { "ABCD", "CDAB", "BADC", "DCBA" };

@@ -18,13 +18,9 @@
 
 #include "../../daemon/config.h"
 #include "version.h"
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr) do { \
-	if (expr) { passed++; } else { failed++; \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #expr); } \
-} while (0)
 
 static char tmpdir[PATH_MAX];
 

@@ -26,21 +26,10 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr)                                                                  \
-	do {                                                                         \
-		if (expr) {                                                          \
-			passed++;                                                    \
-		} else {                                                             \
-			failed++;                                                    \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,   \
-				__LINE__, cur_case, #expr);                          \
-		}                                                                    \
-	} while (0)
 
-static const char *cur_case = "";
 static char tmpdir[64];
 
 /* ---------- stderr capture ---------- */
@@ -580,7 +569,7 @@ int main(void)
 	log_init(LOG_LVL_INFO);
 	mosquitto_lib_init();
 
-	cur_case = "setup";
+	check_case = "setup";
 	a.port = free_port();
 	t.port = free_port();
 	closed_port = free_port();
@@ -592,7 +581,7 @@ int main(void)
 		goto out;
 
 	/* ---- connect, publish, PUBACK, subscriber, command ---- */
-	cur_case = "connect";
+	check_case = "connect";
 	char a_url[32], t_url[32], c_url[32];
 	snprintf(a_url, sizeof a_url, "tcp:%d", a.port);
 	snprintf(t_url, sizeof t_url, "tls:%d", t.port);
@@ -609,7 +598,7 @@ int main(void)
 	CHECK(mqtt_fd(l1.m) >= 0);
 	CHECK(mqtt_timeout_ms(l1.m, util_mono_ms()) <= 1000);
 
-	cur_case = "publish qos 1";
+	check_case = "publish qos 1";
 	CHECK(mqtt_publish(l1.m, "yw/t/data", "hello-1", 1, false, &mid) == 0);
 	CHECK(mid > 0);
 	WAIT_FOR(l1.last_puback == mid, 3000);
@@ -617,14 +606,14 @@ int main(void)
 	WAIT_FOR(sub_has("yw/t/data", "hello-1"), 3000);
 	CHECK(sub_has("yw/t/data", "hello-1"));
 
-	cur_case = "publish qos 0";
+	check_case = "publish qos 0";
 	int mid0 = 0, acks = l1.pubacks;
 	CHECK(mqtt_publish(l1.m, "yw/t/tele", "t-0", 0, false, &mid0) == 0);
 	WAIT_FOR(l1.pubacks > acks && sub_has("yw/t/tele", "t-0"), 3000);
 	CHECK(l1.last_puback == mid0);
 	CHECK(sub_has("yw/t/tele", "t-0"));
 
-	cur_case = "command";
+	check_case = "command";
 	/* The SUBSCRIBE went out before the PUBLISH acked above. */
 	CHECK(mosquitto_publish(sub.mosq, NULL, "yw/t/cmd/ack", 13, "{\"id\":\"r-1\"}", 1,
 				false) == MOSQ_ERR_SUCCESS);
@@ -634,7 +623,7 @@ int main(void)
 	CHECK(strcmp(l1.msg_payload, "{\"id\":\"r-1\"}") == 0);
 
 	/* ---- the first broker is unreachable: the second one is used ---- */
-	cur_case = "failover";
+	check_case = "failover";
 	t0 = util_mono_ms();
 	CHECK(tl_open(&l2, &(struct tl_spec){ .client_id = "yw-test-l2",
 					      .urls = { c_url, a_url },
@@ -650,7 +639,7 @@ int main(void)
 	tl_close(&l2);                           /* clean DISCONNECT: no Last Will */
 
 	/* ---- Last Will: the connection drops without a DISCONNECT ---- */
-	cur_case = "last will";
+	check_case = "last will";
 	CHECK(shutdown(mqtt_fd(l1.m), SHUT_RDWR) == 0);
 	WAIT_FOR(l1.disconnects == 1, 3000);
 	CHECK(l1.disconnects == 1);
@@ -662,7 +651,7 @@ int main(void)
 	CHECK(strcmp(buf, "{\"online\": false, \"reason\": \"lost\"}") == 0);
 
 	/* ---- TLS links, running alongside what follows ---- */
-	cur_case = "tls";
+	check_case = "tls";
 	l4_start = util_mono_ms();
 	CHECK(tl_open(&l3, &(struct tl_spec){ .client_id = "yw-test-l3", .urls = { t_url },
 					      .ca_file = "ca.crt", .username = "yw",
@@ -694,7 +683,7 @@ int main(void)
 	CHECK(log_count(0, "s3cret") == 0 && log_count(0, ": wrong") == 0);
 
 	/* ---- the broker dies: on_disconnect, bounded retries, back when it returns ---- */
-	cur_case = "broker killed";
+	check_case = "broker killed";
 	broker_kill(&a, SIGKILL);
 	WAIT_FOR(l1.disconnects == 2, 3000);
 	CHECK(l1.disconnects == 2);
@@ -713,7 +702,7 @@ int main(void)
 	WAIT_FOR(l1.connects == 3, 6000);
 	CHECK(l1.connects == 3);
 
-	cur_case = "tls refused, bounded";
+	check_case = "tls refused, bounded";
 	snprintf(url, sizeof url,
 		 "WARN mqtt: mqtts://127.0.0.1:%d: TLS handshake failed: certificate verify failed",
 		 t.port);
@@ -726,7 +715,7 @@ int main(void)
 	CHECK(mqtt_fd(l4.m) == -1 || !mqtt_connected(l4.m));
 
 	/* ---- clean stop: offline status acknowledged, no Last Will ---- */
-	cur_case = "shutdown";
+	check_case = "shutdown";
 	WAIT_FOR(sub_subscribed() >= 2, 4000);   /* the subscriber is back too */
 	CHECK(sub_subscribed() >= 2);
 	mqtt_shutdown(l1.m, "yw/t/status", "{\"online\": false, \"reason\": \"shutdown\"}", 2000);
@@ -744,7 +733,7 @@ int main(void)
 	snprintf(url, sizeof url, "offline status not acknowledged");
 	CHECK(log_count(0, url) == 0);
 
-	cur_case = "bad arguments";
+	check_case = "bad arguments";
 	struct mqtt_cfg none = { .enabled = true };
 	CHECK(mqtt_new(&none, NULL, NULL, NULL, &tl_cb, NULL) == NULL);
 	mqtt_free(NULL);

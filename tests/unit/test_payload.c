@@ -12,20 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "check.h"
 
-static int passed, failed;
-static const char *cur = "";
 
-#define CHECK(expr)                                                                  \
-	do {                                                                         \
-		if (expr) {                                                          \
-			passed++;                                                    \
-		} else {                                                             \
-			failed++;                                                    \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,   \
-				__LINE__, cur, #expr);                               \
-		}                                                                    \
-	} while (0)
 
 static int64_t T0;   /* 2026-11-26T04:10:03.123Z */
 #define T0_TEXT "2026-11-26T04:10:03.123Z"
@@ -41,7 +30,7 @@ static json_t *parse(char *text)
 		return NULL;
 	j = json_loads(text, JSON_REJECT_DUPLICATES, &err);
 	if (!j)
-		fprintf(stderr, "%s: not JSON (%s): %s\n", cur, err.text, text);
+		fprintf(stderr, "%s: not JSON (%s): %s\n", check_case, err.text, text);
 	CHECK(j && json_is_object(j));
 	free(text);
 	return j;
@@ -52,7 +41,7 @@ static bool has_str(json_t *o, const char *k, const char *want)
 	json_t *v = json_object_get(o, k);
 
 	if (!json_is_string(v) || strcmp(json_string_value(v), want) != 0) {
-		fprintf(stderr, "%s: key %s: want \"%s\"\n", cur, k, want);
+		fprintf(stderr, "%s: key %s: want \"%s\"\n", check_case, k, want);
 		return false;
 	}
 	return true;
@@ -88,12 +77,12 @@ static bool has_keys(json_t *o, const char *const *keys)
 
 	for (; keys[n]; n++) {
 		if (!json_object_get(o, keys[n])) {
-			fprintf(stderr, "%s: key %s missing\n", cur, keys[n]);
+			fprintf(stderr, "%s: key %s missing\n", check_case, keys[n]);
 			return false;
 		}
 	}
 	if (json_object_size(o) != n)
-		fprintf(stderr, "%s: %zu keys, want %zu\n", cur, json_object_size(o), n);
+		fprintf(stderr, "%s: %zu keys, want %zu\n", check_case, json_object_size(o), n);
 	return json_object_size(o) == n;
 }
 
@@ -128,7 +117,7 @@ static void test_event(void)
 	char *text;
 	json_t *j;
 
-	cur = "event: SPEC example";
+	check_case = "event: SPEC example";
 	text = payload_event(&e);
 	CHECK(text && strcmp(text,
 		"{\"event_id\":\"gw1-1042\",\"seq\":1042,\"alarm\":\"b3-fire-pressure-low\","
@@ -157,7 +146,7 @@ static void test_event(void)
 	CHECK(has_bool(j, "acked", false));
 	json_decref(j);
 
-	cur = "event: cleared with clear, integral and computed values";
+	check_case = "event: cleared with clear, integral and computed values";
 	e = spec_event();
 	e.state = ALARM_EV_CLEARED;
 	e.seq = 9007199254740993LL;
@@ -185,7 +174,7 @@ static void test_event(void)
 	CHECK(has_bool(j, "acked", true));
 	json_decref(j);
 
-	cur = "event: offline alarm";
+	check_case = "event: offline alarm";
 	e = spec_event();
 	e.alarm = "b3-meter.offline";
 	e.state = ALARM_EV_ACKED;
@@ -214,7 +203,7 @@ static void test_event(void)
 	CHECK(has_bool(j, "acked", true));
 	json_decref(j);
 
-	cur = "event: bool point, unset fields";
+	check_case = "event: bool point, unset fields";
 	e = spec_event();
 	e.alarm = "stairs-lamp";
 	e.point = "b3-stairs.lamp1_ok";
@@ -236,7 +225,7 @@ static void test_event(void)
 	CHECK(has_str(j, "category", "lighting"));
 	json_decref(j);
 
-	cur = "event: value absent or not finite, bad UTF-8 in a message";
+	check_case = "event: value absent or not finite, bad UTF-8 in a message";
 	e = spec_event();
 	e.value = (struct pl_value){ true, false, NAN };
 	e.threshold = (struct pl_value){ false, false, 3 };
@@ -250,7 +239,7 @@ static void test_event(void)
 	CHECK(has_str(j, "location", "B\xc3\xa2timent 3"));
 	json_decref(j);
 
-	cur = "event: state none is refused";
+	check_case = "event: state none is refused";
 	e = spec_event();
 	e.state = ALARM_EV_NONE;
 	CHECK(payload_event(&e) == NULL);
@@ -264,7 +253,7 @@ static void test_status(void)
 	static const char *const shutdown_keys[] = { "online", "reason", "ts", NULL };
 	json_t *j;
 
-	cur = "status online";
+	check_case = "status online";
 	j = parse(payload_status_online("0.1.0", T0, T0 + 1000, 17));
 	CHECK(has_keys(j, online_keys));
 	CHECK(has_bool(j, "online", true));
@@ -274,14 +263,14 @@ static void test_status(void)
 	CHECK(has_int(j, "outbox", 17));
 	json_decref(j);
 
-	cur = "status will";
+	check_case = "status will";
 	j = parse(payload_status_will());
 	CHECK(has_keys(j, will_keys));
 	CHECK(has_bool(j, "online", false));
 	CHECK(has_str(j, "reason", "lost"));
 	json_decref(j);
 
-	cur = "status shutdown";
+	check_case = "status shutdown";
 	j = parse(payload_status_shutdown(T0));
 	CHECK(has_keys(j, shutdown_keys));
 	CHECK(has_bool(j, "online", false));
@@ -298,7 +287,7 @@ static void test_alarms_active(void)
 	char *t1, *t2;
 	json_t *j, *arr, *want;
 
-	cur = "alarms active: none";
+	check_case = "alarms active: none";
 	j = parse(payload_alarms_active(T0, NULL, 0));
 	CHECK(has_keys(j, keys));
 	CHECK(has_str(j, "ts", T0_TEXT));
@@ -306,7 +295,7 @@ static void test_alarms_active(void)
 	CHECK(json_is_array(arr) && json_array_size(arr) == 0);
 	json_decref(j);
 
-	cur = "alarms active: two (and one unreadable, one NULL)";
+	check_case = "alarms active: two (and one unreadable, one NULL)";
 	e2.alarm = "b3-meter.offline";
 	e2.point = NULL;
 	e2.seq = 1043;
@@ -339,7 +328,7 @@ static void test_device_status(void)
 					     NULL };
 	json_t *j;
 
-	cur = "device status, never ok";
+	check_case = "device status, never ok";
 	j = parse(payload_device_status("b3-meter", false, T0, 0, 3));
 	CHECK(has_keys(j, keys));
 	CHECK(has_str(j, "device", "b3-meter"));
@@ -349,7 +338,7 @@ static void test_device_status(void)
 	CHECK(has_int(j, "errors", 3));
 	json_decref(j);
 
-	cur = "device status, online";
+	check_case = "device status, online";
 	j = parse(payload_device_status("b3-meter", true, T0 + 5000, T0, 0));
 	CHECK(has_keys(j, keys));
 	CHECK(has_bool(j, "online", true));
@@ -369,7 +358,7 @@ static void test_telemetry(void)
 	};
 	json_t *j, *v;
 
-	cur = "telemetry: bool and numbers";
+	check_case = "telemetry: bool and numbers";
 	j = parse(payload_telemetry("b3-pressure", T0, names, vals, 4, Q_GOOD));
 	CHECK(has_keys(j, keys));
 	CHECK(has_str(j, "device", "b3-pressure"));
@@ -383,7 +372,7 @@ static void test_telemetry(void)
 	CHECK(has_real(v, "count", 42));
 	json_decref(j);
 
-	cur = "telemetry: stale, no values";
+	check_case = "telemetry: stale, no values";
 	j = parse(payload_telemetry("b3-meter", T0, NULL, NULL, 0, Q_STALE));
 	CHECK(has_keys(j, keys));
 	CHECK(has_str(j, "quality", "stale"));
@@ -391,7 +380,7 @@ static void test_telemetry(void)
 	CHECK(json_is_object(v) && json_object_size(v) == 0);
 	json_decref(j);
 
-	cur = "telemetry: bad";
+	check_case = "telemetry: bad";
 	j = parse(payload_telemetry("b3-meter", T0, names, vals, 1, Q_BAD));
 	CHECK(has_str(j, "quality", "bad"));
 	CHECK(json_object_size(json_object_get(j, "values")) == 1);
@@ -406,7 +395,7 @@ static void test_cmd_result(void)
 	struct pl_value num = { true, false, 1.5 }, b = { true, true, 0 }, none = { 0 };
 	json_t *j;
 
-	cur = "cmd result: id null";
+	check_case = "cmd result: id null";
 	j = parse(payload_cmd_result(NULL, false, "malformed JSON: x", NULL));
 	CHECK(has_keys(j, k_err));
 	CHECK(has_null(j, "id"));
@@ -414,31 +403,31 @@ static void test_cmd_result(void)
 	CHECK(has_str(j, "error", "malformed JSON: x"));
 	json_decref(j);
 
-	cur = "cmd result: ok, no value";
+	check_case = "cmd result: ok, no value";
 	j = parse(payload_cmd_result("req-1", true, NULL, NULL));
 	CHECK(has_keys(j, k_ok));
 	CHECK(has_str(j, "id", "req-1"));
 	CHECK(has_bool(j, "ok", true));
 	json_decref(j);
 
-	cur = "cmd result: read value";
+	check_case = "cmd result: read value";
 	j = parse(payload_cmd_result("req-3", true, NULL, &num));
 	CHECK(has_keys(j, k_val));
 	CHECK(has_real(j, "value", 1.5));
 	json_decref(j);
 
-	cur = "cmd result: write bool value";
+	check_case = "cmd result: write bool value";
 	j = parse(payload_cmd_result("req-2", true, NULL, &b));
 	CHECK(has_bool(j, "value", false));
 	json_decref(j);
 
-	cur = "cmd result: value unknown";
+	check_case = "cmd result: value unknown";
 	j = parse(payload_cmd_result("req-2", true, NULL, &none));
 	CHECK(has_keys(j, k_val));
 	CHECK(has_null(j, "value"));
 	json_decref(j);
 
-	cur = "cmd result: not ok without a text";
+	check_case = "cmd result: not ok without a text";
 	j = parse(payload_cmd_result("req-4", false, NULL, NULL));
 	CHECK(has_keys(j, k_err));
 	CHECK(has_str(j, "error", "failed"));
@@ -457,7 +446,7 @@ static void test_cmd_valid(void)
 	char err[256];
 	const char *w = "{\"id\":\"req-2\",\"point\":\"b3-stairs.relay1\",\"value\":1}trailing";
 
-	cur = "cmd: ack";
+	check_case = "cmd: ack";
 	strcpy(err, "x");
 	CHECK(parse_cmd(PL_CMD_ACK, "{\"id\": \"req-1\", \"alarm\": \"b3-fire-pressure-low\","
 			" \"by\": \"operator\"}", &c, err, sizeof err) == 0);
@@ -465,19 +454,19 @@ static void test_cmd_valid(void)
 	CHECK(c.kind == PL_CMD_ACK && !c.id_null && strcmp(c.id, "req-1") == 0);
 	CHECK(strcmp(c.alarm, "b3-fire-pressure-low") == 0 && strcmp(c.by, "operator") == 0);
 
-	cur = "cmd: ack of an offline alarm, no by";
+	check_case = "cmd: ack of an offline alarm, no by";
 	CHECK(parse_cmd(PL_CMD_ACK, "{\"alarm\":\"b3-meter.offline\",\"id\":\"7\"}", &c, err,
 			sizeof err) == 0);
 	CHECK(strcmp(c.alarm, "b3-meter.offline") == 0 && c.by[0] == '\0');
 	CHECK(strcmp(c.id, "7") == 0 && !c.id_null);
 
-	cur = "cmd: write (length excludes trailing bytes)";
+	check_case = "cmd: write (length excludes trailing bytes)";
 	CHECK(payload_parse_cmd(PL_CMD_WRITE, w, strlen(w) - 8, &c, err, sizeof err) == 0);
 	CHECK(c.kind == PL_CMD_WRITE && strcmp(c.id, "req-2") == 0);
 	CHECK(strcmp(c.point, "b3-stairs.relay1") == 0);
 	CHECK(c.value.present && !c.value.is_bool && c.value.v == 1);
 
-	cur = "cmd: write real and bool";
+	check_case = "cmd: write real and bool";
 	CHECK(parse_cmd(PL_CMD_WRITE, "{\"id\":\"a\",\"point\":\"d.p\",\"value\":-2.5e1}", &c, err,
 			sizeof err) == 0);
 	CHECK(c.value.present && !c.value.is_bool && c.value.v == -25);
@@ -488,13 +477,13 @@ static void test_cmd_valid(void)
 			sizeof err) == 0);
 	CHECK(c.value.present && c.value.is_bool && c.value.v == 0);
 
-	cur = "cmd: read";
+	check_case = "cmd: read";
 	CHECK(parse_cmd(PL_CMD_READ, " {\"id\":\"req-3\",\"point\":\"b3-pressure.pressure\"}\n",
 			&c, err, sizeof err) == 0);
 	CHECK(c.kind == PL_CMD_READ && strcmp(c.id, "req-3") == 0 && !c.id_null);
 	CHECK(strcmp(c.point, "b3-pressure.pressure") == 0 && !c.value.present);
 
-	cur = "cmd: small error buffer";
+	check_case = "cmd: small error buffer";
 	CHECK(parse_cmd(PL_CMD_READ, "{\"id\":\"x\"}", &c, err, 8) == -1);
 	CHECK(strcmp(err, "missing") == 0);
 	CHECK(parse_cmd(PL_CMD_READ, "{\"id\":\"x\"}", &c, NULL, 0) == -1);
@@ -593,7 +582,7 @@ static void test_cmd_bad(void)
 	for (i = 0; i < sizeof bad_cmds / sizeof bad_cmds[0]; i++) {
 		const struct bad_cmd *b = &bad_cmds[i];
 
-		cur = b->json;
+		check_case = b->json;
 		rc = parse_cmd(b->kind, b->json, &c, err, sizeof err);
 		CHECK(rc == -1);
 		if (strcmp(err, b->err) != 0)
@@ -608,16 +597,16 @@ static void test_cmd_bad(void)
 		CHECK(c.kind == b->kind);
 	}
 
-	cur = "bad cmd: what could be read is kept";
+	check_case = "bad cmd: what could be read is kept";
 	CHECK(parse_cmd(PL_CMD_WRITE, "{\"point\":\"d.p\",\"value\":2}", &c, err, sizeof err) ==
 	      -1);
 	CHECK(c.id_null && strcmp(c.point, "d.p") == 0 && c.value.present && c.value.v == 2);
 
-	cur = "bad cmd: NULL payload";
+	check_case = "bad cmd: NULL payload";
 	CHECK(payload_parse_cmd(PL_CMD_READ, NULL, 0, &c, err, sizeof err) == -1);
 	CHECK(strncmp(err, "malformed JSON: ", 16) == 0 && c.id_null);
 
-	cur = "bad cmd: embedded NUL";
+	check_case = "bad cmd: embedded NUL";
 	CHECK(payload_parse_cmd(PL_CMD_READ, "{\"id\":\"r\"\0}", 11, &c, err, sizeof err) == -1);
 	CHECK(strncmp(err, "malformed JSON: ", 16) == 0 && c.id_null);
 }

@@ -8,17 +8,9 @@
 
 #include "../../drivers/codec.h"
 #include "../../drivers/planner.h"
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr) do { \
-	if (expr) { \
-		passed++; \
-	} else { \
-		failed++; \
-		fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-	} \
-} while (0)
 
 #define MAXPTS 4100
 
