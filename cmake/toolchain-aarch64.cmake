@@ -26,11 +26,14 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 
-# ctest runs the test programs through qemu-user (package qemu-user); -L makes
-# it load the arm64 dynamic loader and libc from the cross libc package. Give
-# -DCMAKE_CROSSCOMPILING_EMULATOR=... to use another command (tools/cross.sh does).
+# ctest runs the test programs through qemu-user (package qemu-user). The
+# dynamic loader and libc are the multiarch ones of libc6:arm64 (which the
+# :arm64 libraries depend on), where the binaries expect them; no -L.
+# Not `-L /usr/aarch64-linux-gnu`: with the cross libc from there, fork() under
+# qemu 7.2 never returns in the child. Give -DCMAKE_CROSSCOMPILING_EMULATOR=...
+# for another command (tools/cross.sh does).
 if(NOT CMAKE_CROSSCOMPILING_EMULATOR)
-  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+  set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)
 endif()
 
 # Debian architecture of the packages `cpack -G DEB` makes in this build (CPack

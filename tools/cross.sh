@@ -45,13 +45,29 @@ if [ ${#missing[@]} -gt 0 ]; then
 	SUDO=
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	export DEBIAN_FRONTEND=noninteractive
-	dpkg --print-foreign-architectures | grep -qx "$arch" || $SUDO dpkg --add-architecture "$arch" ||
-		{ echo "cross: dpkg --add-architecture $arch failed"; exit 1; }
+	added=0
+	if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+		$SUDO dpkg --add-architecture "$arch" || { echo "cross: dpkg --add-architecture $arch failed"; exit 1; }
+		added=1
+	fi
 	# --no-remove: the :ARCH -dev packages must install beside the native ones
 	# (Multi-Arch: same, same versions); abort rather than replace them.
-	{ $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq &&
-	  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends --no-remove \
-		"${missing[@]}" >/dev/null; } || { echo "cross: installing ${missing[*]} failed"; exit 1; }
+	# A mirror caught mid-sync fails an index download now and then: try again;
+	# if it still fails, the install below says what is missing.
+	for try in 1 2 3; do
+		$SUDO apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 update -qq && break
+		echo "cross: apt-get update failed (try $try)"
+		sleep $((try * 5))
+	done
+	$SUDO apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3 install -y -qq \
+		--no-install-recommends --no-remove "${missing[@]}" >/dev/null || {
+		echo "cross: installing ${missing[*]} failed"
+		# An architecture whose index cannot be fetched makes every later
+		# apt-get update fail (tools/deps.sh too): take it away again.
+		[ $added -eq 1 ] && $SUDO dpkg --remove-architecture "$arch" &&
+			$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+		exit 1
+	}
 fi
 t_install=$((SECONDS - start))
 
@@ -61,14 +77,15 @@ t_install=$((SECONDS - start))
 # yardwatch-sim) find them in $YW_BIN; the kernel cannot run an ARM binary
 # without binfmt_misc (not available in containers), so the emulator points
 # YW_BIN at scripts that start the real programs under qemu.
-ld_prefix=/usr/$triplet
+# qemu runs without -L: the loader and libc are libc6:$arch's (multiarch), see
+# the toolchain file.
 mkdir -p "$build/qemu"
 for prog in yardwatchd yardwatch yardwatch-sim; do
-	printf '#!/bin/sh\n# %s under qemu-user (made by tools/cross.sh)\nexec %s -L %s %s "$@"\n' \
-		"$prog" "$qemu" "$ld_prefix" "$build/$prog" >"$build/qemu/$prog"
+	printf '#!/bin/sh\n# %s under qemu-user (made by tools/cross.sh)\nexec %s '\''%s'\'' "$@"\n' \
+		"$prog" "$qemu" "$build/$prog" >"$build/qemu/$prog"
 	chmod +x "$build/qemu/$prog"
 done
-emulator="env;YW_BIN=$build/qemu;$qemu;-L;$ld_prefix"
+emulator="env;YW_BIN=$build/qemu;$qemu"
 
 echo "== cross $arch: build in $build"
 cmake -S "$src" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/$toolchain" -DYW_WERROR=ON \
@@ -88,13 +105,13 @@ fi
 # openssl natively; our programs run under qemu through YW_WRAP, with every
 # wait stretched by YW_SLOW.
 if [ "$arch" = arm64 ]; then
-	select=()
+	select=()   # everything
 else
 	select=(-R '^unit_')   # armhf: the unit tests only; CI tests the ARM build on arm64
 fi
 echo "== cross $arch: ctest under $qemu"
 out=$(mktemp)
-(cd "$build" && YW_WRAP="$qemu -L $ld_prefix" YW_SLOW=${YW_SLOW:-3} \
+(cd "$build" && YW_WRAP="$qemu" YW_SLOW=${YW_SLOW:-3} \
 	ctest --output-on-failure -j"$jobs" --timeout 300 "${select[@]}") 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 grep -qE '[0-9]+% tests passed' "$out" || { echo "cross: ctest did not finish"; rc=1; }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds yardwatch twice (warnings as errors; and
-# with AddressSanitizer + UndefinedBehaviorSanitizer), runs every test in both
-# builds (unit tests, and integration tests that start the real daemon, the
-# simulator and a mosquitto broker on 127.0.0.1), then the unit tests under
-# valgrind. Exits non-zero on any failure.
+# Installs what is missing, builds yardwatch three times (warnings as errors;
+# with AddressSanitizer + UndefinedBehaviorSanitizer; cross-built for arm64),
+# runs every test in each (unit tests, and integration tests that start the real
+# daemon, the simulator and a mosquitto broker on 127.0.0.1; the arm64 programs
+# under qemu-user), then the unit tests under valgrind. Exits non-zero on any
+# failure.
 #   tools/test.sh            everything
 #   tools/test.sh --quick    the normal build only
 set -uo pipefail
@@ -51,6 +52,13 @@ if [ $quick -eq 0 ]; then
 	build build-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || exit 1
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		suite "asan+ubsan" build-asan
+
+	echo "== arm64: cross-built, unit and integration tests under qemu-user"
+	if tools/cross.sh arm64 --test; then
+		passed=$((passed + 1))
+	else
+		echo "test: arm64 build or tests FAILED"; failed=$((failed + 1))
+	fi
 
 	echo "== valgrind: unit tests"
 	for t in build/tests/test_*; do

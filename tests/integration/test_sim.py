@@ -16,7 +16,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from yw import SIM, SRC, PROFILES, Failure, check, eq, run, wait_for, with_env  # noqa: E402
+from yw import ours, SIM, SRC, PROFILES, Failure, check, eq, run, wait_for, with_env  # noqa: E402
 
 DEMO = os.path.join(SRC, "config", "demo.json")
 SOCAT = shutil.which("socat") or "/usr/bin/socat"
@@ -153,7 +153,7 @@ def start_sim(env, *args, config=DEMO, tcp=True, control=True, stats=True, name=
     argv += list(args)
     out = open(os.path.join(env.dir, name + ".out"), "wb")
     err = open(os.path.join(env.dir, name + ".log"), "wb")
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE if control else subprocess.DEVNULL,
+    p = subprocess.Popen(ours(argv), stdin=subprocess.PIPE if control else subprocess.DEVNULL,
                          stdout=out, stderr=err, start_new_session=True)
     out.close()
     err.close()
@@ -423,7 +423,7 @@ def test_scenario(env):
 
 @with_env("sim-usage")
 def test_usage_and_bad_scenario(env):
-    r = subprocess.run([SIM, "-c", DEMO, "--profiles", PROFILES], capture_output=True,
+    r = subprocess.run(ours([SIM, "-c", DEMO, "--profiles", PROFILES]), capture_output=True,
                        timeout=10)
     eq(r.returncode, 64, "no --tcp/--rtu")
     sc = os.path.join(env.dir, "bad.json")
@@ -432,8 +432,8 @@ def test_usage_and_bad_scenario(env):
                    {"at_s": 2, "offline": "nosuch"},
                    {"set": {"b3-pressure.pressure": "x"}},
                    {"at_s": 3, "exception": {"device": "b1-meter", "code": 300}}], f)
-    r = subprocess.run([SIM, "-c", DEMO, "--profiles", PROFILES, "--tcp", "127.0.0.1:0",
-                        "--scenario", sc], capture_output=True, timeout=10)
+    r = subprocess.run(ours([SIM, "-c", DEMO, "--profiles", PROFILES, "--tcp", "127.0.0.1:0",
+                             "--scenario", sc]), capture_output=True, timeout=10)
     eq(r.returncode, 65, "bad scenario exit status")
     err = r.stderr.decode()
     for want in ['[1].offline: unknown device "nosuch"', "[2]: missing \"at_s\"",
@@ -441,8 +441,8 @@ def test_usage_and_bad_scenario(env):
         check(want in err, "scenario error %r in %r" % (want, err))
     with open(sc, "w") as f:
         f.write('[{"at_s": 1,\n "set": }]')
-    r = subprocess.run([SIM, "-c", DEMO, "--profiles", PROFILES, "--tcp", "127.0.0.1:0",
-                        "--scenario", sc], capture_output=True, timeout=10)
+    r = subprocess.run(ours([SIM, "-c", DEMO, "--profiles", PROFILES, "--tcp", "127.0.0.1:0",
+                             "--scenario", sc]), capture_output=True, timeout=10)
     eq(r.returncode, 65, "scenario syntax error exit status")
     check(sc + ":2:" in r.stderr.decode(), "line of the syntax error: %r" % r.stderr)
 
