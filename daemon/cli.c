@@ -316,12 +316,12 @@ static int cli_status(struct cli *c)
 		" (SELECT count(*) FROM devices WHERE state <> 'removed'),"
 		" (SELECT count(*) FROM alarm_state WHERE active = 1),"
 		" (SELECT count(*) FROM outbox),"
-		/* one seek per point in the archive; readings_new is small */
-		" (SELECT min(t) FROM (SELECT min(ts) AS t FROM readings_new UNION ALL"
-		"  SELECT (SELECT ts FROM readings r WHERE r.point_id = p.id ORDER BY ts LIMIT 1)"
+		/* one seek per point in the archive; the journal is small */
+		" (SELECT min(t) FROM (SELECT min(ts) AS t FROM journal_readings UNION ALL"
+		"  SELECT (SELECT t0 FROM chunks c WHERE c.point_id = p.id ORDER BY t0 LIMIT 1)"
 		"  FROM points p)),"
-		" (SELECT max(t) FROM (SELECT max(ts) AS t FROM readings_new UNION ALL"
-		"  SELECT (SELECT ts FROM readings r WHERE r.point_id = p.id ORDER BY ts DESC LIMIT 1)"
+		" (SELECT max(t) FROM (SELECT max(ts) AS t FROM journal_readings UNION ALL"
+		"  SELECT (SELECT t1 FROM chunks c WHERE c.point_id = p.id ORDER BY t0 DESC LIMIT 1)"
 		"  FROM points p)),"
 		" (SELECT value FROM meta WHERE key = 'site_name'),"
 		" (SELECT value FROM meta WHERE key = 'created'),"
@@ -398,8 +398,17 @@ out_finalize:
 
 static int cli_devices(struct cli *c)
 {
-	sqlite3_stmt *s = cli_prepare(c, "SELECT id, bus, unit_id, state, last_ok, polls, errors"
-				      " FROM devices WHERE state <> 'removed' ORDER BY ord, id");
+	/* The counters of the devices table plus the polls still in the
+	 * journal (folded into the table every few minutes). */
+	sqlite3_stmt *s = cli_prepare(c, "SELECT d.id, d.bus, d.unit_id, d.state,"
+		" CASE WHEN j.last_ok IS NOT NULL AND (d.last_ok IS NULL OR j.last_ok > d.last_ok)"
+		"  THEN j.last_ok ELSE d.last_ok END,"
+		" d.polls + coalesce(j.polls, 0), d.errors + coalesce(j.errors, 0)"
+		" FROM devices d LEFT JOIN (SELECT num, count(*) AS polls,"
+		"  sum(timeouts + exceptions + crc + other) AS errors,"
+		"  max(CASE WHEN ok THEN ts END) AS last_ok FROM journal_polls GROUP BY num) j"
+		"  ON j.num = d.num"
+		" WHERE d.state <> 'removed' ORDER BY d.ord, d.id");
 	struct cli_table t = { .ncols = 7, .align = "llrllrr" };
 	json_t *arr = NULL;
 	int rc, ret;
@@ -458,18 +467,20 @@ static int cli_device_exists(struct cli *c, const char *id)
 
 static int cli_points(struct cli *c)
 {
-	/* The latest reading of each point: from readings_new (not yet merged,
-	 * small) when it has one, else from the archive (one seek). */
+	/* The latest reading of each point: the newest of the journal's (small)
+	 * and the last one of its last chunk (one seek). */
 	static const char sql[] =
+		"WITH j AS (SELECT point_id, max(ts) AS ts, value, quality FROM journal_readings"
+		"  GROUP BY point_id),"
+		" a AS (SELECT r.point_id, r.ts, r.value, r.quality FROM points p"
+		"  CROSS JOIN chunk_readings r ON r.point_id = p.id AND r.chunk_t0 ="
+		"  (SELECT max(t0) FROM chunks WHERE point_id = p.id) AND r.pos = r.chunk_n - 1)"
 		"SELECT p.device, p.point, p.type, p.unit, d.state,"
-		" coalesce(n.ts, r.ts),"
-		" CASE WHEN n.ts IS NOT NULL THEN n.value ELSE r.value END,"
-		" coalesce(n.quality, r.quality)"
+		" CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.ts ELSE a.ts END,"
+		" CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.value ELSE a.value END,"
+		" CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.quality ELSE a.quality END"
 		" FROM points p JOIN devices d ON d.id = p.device"
-		" LEFT JOIN (SELECT point_id, max(ts) AS ts, value, quality FROM readings_new"
-		"  GROUP BY point_id) n ON n.point_id = p.id"
-		" LEFT JOIN readings r ON n.ts IS NULL AND r.point_id = p.id AND r.ts ="
-		"  (SELECT ts FROM readings WHERE point_id = p.id ORDER BY ts DESC LIMIT 1)"
+		" LEFT JOIN j ON j.point_id = p.id LEFT JOIN a ON a.point_id = p.id"
 		" WHERE p.removed = 0 AND d.state <> 'removed' AND (?1 IS NULL OR p.device = ?1)"
 		" ORDER BY d.ord, d.id, p.ord, p.point";
 	struct cli_table t = { .ncols = 5, .align = "lrlll" };
@@ -598,14 +609,41 @@ static int cli_alarms(struct cli *c)
 
 /* ---- history ---- */
 
+/* Print one history row (columns ts, value, quality of S). 0 / -1. */
+static int cli_history_row(struct cli *c, sqlite3_stmt *s, const char *type, bool *first)
+{
+	char t1[CLI_TIME_LEN], v[48];
+	const char *q = cli_quality_name(sqlite3_column_int(s, 2));
+
+	cli_time(sqlite3_column_int64(s, 0), t1);
+	if (c->json) {
+		json_t *o = json_pack("{s:s, s:o, s:s}", "ts", t1,
+				      "value", cli_json_value(s, 1, type), "quality", q);
+		if (!o || (!*first && putchar(',') == EOF) ||
+		    json_dumpf(o, stdout, CLI_JSON_FLAGS) != 0) {
+			json_decref(o);
+			fputs("yardwatch: cannot write the JSON output\n", stderr);
+			return -1;
+		}
+		json_decref(o);
+	} else if (c->csv) {
+		printf("%s,%s,%s\n", t1, cli_fmt_value(s, 1, type, true, v, sizeof v), q);
+	} else {
+		cli_fmt_value(s, 1, type, false, v, sizeof v);
+		printf("%-24s  %16s  %s\n", t1, *v ? v : "-", q);
+	}
+	*first = false;
+	return 0;
+}
+
 static int cli_history(struct cli *c)
 {
 	const char *dot = strchr(c->arg, '.');
-	sqlite3_stmt *s;
+	sqlite3_stmt *s, *a = NULL, *j = NULL;
 	char dev[YW_FULLID_MAX], type[16] = "";
 	int64_t id;
 	bool first = true;
-	int rc;
+	int rc, ra, rj, ret = CLI_EX_FAIL;
 
 	if (!dot || dot == c->arg || strlen(c->arg) >= sizeof dev) {
 		fprintf(stderr, "yardwatch: no such point: %s (want DEVICE.POINT)\n", c->arg);
@@ -629,14 +667,23 @@ static int cli_history(struct cli *c)
 	util_strlcpy(type, cli_text(s, 1) ? cli_text(s, 1) : "", sizeof type);
 	sqlite3_finalize(s);
 
-	if (!(s = cli_prepare(c, "SELECT ts, value, quality FROM readings"
-			      " WHERE point_id = ?1 AND ts >= ?2 AND ts <= ?3"
-			      " UNION ALL SELECT ts, value, quality FROM readings_new"
-			      " WHERE point_id = ?1 AND ts >= ?2 AND ts <= ?3 ORDER BY 1")))
-		return CLI_EX_FAIL;
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, c->has_since ? c->since : INT64_MIN);
-	sqlite3_bind_int64(s, 3, c->has_until ? c->until : INT64_MAX);
+	/* The archive's chunks of a point never overlap: in key order their
+	 * readings come oldest first. The journal's (the last minutes, and
+	 * readings after the clock was set back) are merged in; at equal times
+	 * the journal's is the newer. */
+	a = cli_prepare(c, "SELECT ts, value, quality FROM chunk_readings WHERE point_id = ?1"
+			" AND chunk_t0 <= ?3 AND chunk_t1 >= ?2 AND ts >= ?2 AND ts <= ?3"
+			" ORDER BY chunk_t0, pos");
+	j = cli_prepare(c, "SELECT ts, value, quality FROM journal_readings WHERE point_id = ?1"
+			" AND ts >= ?2 AND ts <= ?3 ORDER BY ts, seq, pos");
+	if (!a || !j)
+		goto out_finalize;
+	for (int k = 0; k < 2; k++) {
+		sqlite3_stmt *q = k ? j : a;
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, c->has_since ? c->since : INT64_MIN);
+		sqlite3_bind_int64(q, 3, c->has_until ? c->until : INT64_MAX);
+	}
 
 	/* Streamed: a history can be millions of rows. */
 	if (c->csv)
@@ -645,36 +692,32 @@ static int cli_history(struct cli *c)
 		putchar('[');
 	else
 		printf("%-24s  %16s  %s\n", "TS", "VALUE", "QUALITY");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		char t1[CLI_TIME_LEN], v[48];
-		const char *q = cli_quality_name(sqlite3_column_int(s, 2));
+	ra = sqlite3_step(a);
+	rj = sqlite3_step(j);
+	while (ra == SQLITE_ROW || rj == SQLITE_ROW) {
+		bool from_j = rj == SQLITE_ROW && (ra != SQLITE_ROW ||
+			sqlite3_column_int64(j, 0) <= sqlite3_column_int64(a, 0));
 
-		cli_time(sqlite3_column_int64(s, 0), t1);
-		if (c->json) {
-			json_t *o = json_pack("{s:s, s:o, s:s}", "ts", t1,
-					      "value", cli_json_value(s, 1, type), "quality", q);
-			if (!o || (!first && putchar(',') == EOF) ||
-			    json_dumpf(o, stdout, CLI_JSON_FLAGS) != 0) {
-				json_decref(o);
-				sqlite3_finalize(s);
-				fputs("yardwatch: cannot write the JSON output\n", stderr);
-				return CLI_EX_FAIL;
-			}
-			json_decref(o);
-		} else if (c->csv) {
-			printf("%s,%s,%s\n", t1, cli_fmt_value(s, 1, type, true, v, sizeof v), q);
-		} else {
-			cli_fmt_value(s, 1, type, false, v, sizeof v);
-			printf("%-24s  %16s  %s\n", t1, *v ? v : "-", q);
-		}
-		first = false;
+		if (from_j && ra == SQLITE_ROW &&
+		    sqlite3_column_int64(j, 0) == sqlite3_column_int64(a, 0))
+			ra = sqlite3_step(a);
+		if (cli_history_row(c, from_j ? j : a, type, &first) < 0)
+			goto out_finalize;
+		if (from_j)
+			rj = sqlite3_step(j);
+		else
+			ra = sqlite3_step(a);
 	}
-	sqlite3_finalize(s);
 	if (c->json)
 		puts("]");
-	if (rc != SQLITE_DONE)
-		return cli_db_error(c, "history");
-	return CLI_EX_OK;
+	if (ra != SQLITE_DONE || rj != SQLITE_DONE)
+		cli_db_error(c, "history");
+	else
+		ret = CLI_EX_OK;
+out_finalize:
+	sqlite3_finalize(a);
+	sqlite3_finalize(j);
+	return ret;
 }
 
 /* ---- report ---- */
@@ -747,8 +790,62 @@ struct cli_counts {
 	int64_t polls, timeouts, exceptions, crc, other;
 };
 
-/* Hourly buckets overlapping [since, until]. */
-static int cli_poll_counts(struct cli *c, const char *device, struct cli_counts *n)
+struct cli_jpolls {
+	char id[YW_ID_MAX];
+	struct cli_counts n;
+};
+
+/* The polls still in the journal, by device, in the hours overlapping
+ * [since, until] (as the hourly buckets they will be folded into). *OUT
+ * malloc'd. */
+static int cli_journal_polls(struct cli *c, struct cli_jpolls **out, size_t *n)
+{
+	sqlite3_stmt *s = cli_prepare(c,
+		"SELECT d.id, count(*), sum(jp.timeouts), sum(jp.exceptions), sum(jp.crc),"
+		" sum(jp.other) FROM journal_polls jp JOIN devices d ON d.num = jp.num"
+		" WHERE jp.ts - jp.ts % 3600000 > ?1 - 3600000 AND jp.ts - jp.ts % 3600000 <= ?2"
+		" GROUP BY d.id");
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, c->since);
+	sqlite3_bind_int64(s, 2, c->until);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct cli_jpolls *j;
+		if (*n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			void *nn = realloc(*out, ncap * sizeof **out);
+			if (!nn) {
+				sqlite3_finalize(s);
+				fputs("yardwatch: out of memory\n", stderr);
+				return -1;
+			}
+			*out = nn;
+			cap = ncap;
+		}
+		j = &(*out)[(*n)++];
+		util_strlcpy(j->id, cli_text(s, 0) ? cli_text(s, 0) : "", sizeof j->id);
+		j->n.polls = sqlite3_column_int64(s, 1);
+		j->n.timeouts = sqlite3_column_int64(s, 2);
+		j->n.exceptions = sqlite3_column_int64(s, 3);
+		j->n.crc = sqlite3_column_int64(s, 4);
+		j->n.other = sqlite3_column_int64(s, 5);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		cli_db_error(c, "report");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hourly buckets overlapping [since, until], plus the journal's JP. */
+static int cli_poll_counts(struct cli *c, const char *device, struct cli_counts *n,
+			   const struct cli_jpolls *jp, size_t njp)
 {
 	sqlite3_stmt *s = cli_prepare(c,
 		"SELECT coalesce(sum(polls), 0), coalesce(sum(timeouts), 0),"
@@ -773,6 +870,15 @@ static int cli_poll_counts(struct cli *c, const char *device, struct cli_counts 
 	if (rc != SQLITE_ROW) {
 		cli_db_error(c, "report");
 		return -1;
+	}
+	for (size_t i = 0; i < njp; i++) {
+		if (strcmp(jp[i].id, device) != 0)
+			continue;
+		n->polls += jp[i].n.polls;
+		n->timeouts += jp[i].n.timeouts;
+		n->exceptions += jp[i].n.exceptions;
+		n->crc += jp[i].n.crc;
+		n->other += jp[i].n.other;
 	}
 	return 0;
 }
@@ -840,9 +946,11 @@ static int cli_report(struct cli *c)
 	struct cli_table t = { .ncols = 8, .align = "lrrrrrrr" };
 	json_t *devs = json_array(), *bycat = NULL, *bysev = NULL;
 	char t1[CLI_TIME_LEN], t2[CLI_TIME_LEN];
+	struct cli_jpolls *jp = NULL;
+	size_t njp = 0;
 	int rc, ret = CLI_EX_FAIL;
 
-	if (!s || !devs)
+	if (!s || !devs || cli_journal_polls(c, &jp, &njp) < 0)
 		goto out_free;
 	cli_table_row(&t, "DEVICE", "AVAILABILITY", "POLLS", "TIMEOUTS", "EXCEPTIONS", "CRC", "OTHER",
 		      "LONGEST OUTAGE");
@@ -853,7 +961,7 @@ static int cli_report(struct cli *c)
 		json_t *pct = json_null();
 		char p[16] = "-", cnt[5][24], dur[32];
 
-		if (cli_availability(c, id, &a) < 0 || cli_poll_counts(c, id, &n) < 0)
+		if (cli_availability(c, id, &a) < 0 || cli_poll_counts(c, id, &n, jp, njp) < 0)
 			goto out_free;
 		if (a.online_ms + a.offline_ms > 0) {
 			double v = round(10000.0 * (double)a.online_ms /
@@ -898,6 +1006,7 @@ static int cli_report(struct cli *c)
 	cli_counts_line("by severity", bysev);
 	ret = CLI_EX_OK;
 out_free:
+	free(jp);
 	cli_table_free(&t);
 	sqlite3_finalize(s);
 	json_decref(devs);
