@@ -28,13 +28,9 @@
 #include <unistd.h>
 
 #include "../../daemon/store.h"
+#include "check.h"
 
-static int passed, failed;
 
-#define CHECK(expr) do { \
-	if (expr) { passed++; } else { failed++; \
-		fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #expr); } \
-} while (0)
 
 #define HOUR 3600000LL
 #define DAY 86400000LL
