@@ -141,7 +141,7 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 
-# Architecture: a toolchain file may set it (cmake/toolchain-*.cmake do);
+# Architecture: a toolchain file may set it (cmake/toolchain-cross.cmake does);
 # -DYW_DEB_ARCH=... overrides; else the build machine's (dpkg) for a native
 # build, or the Debian name of CMAKE_SYSTEM_PROCESSOR for a cross build.
 set(YW_DEB_ARCH "" CACHE STRING "Debian architecture of the .deb (empty: automatic)")

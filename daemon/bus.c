@@ -68,6 +68,7 @@ struct bus_cmd_node {
 
 struct bus_dev {
 	int dev;                     /* index into cfg->devices */
+	struct plan_device pd;       /* the planner's view of the device */
 	struct plan plan;            /* kept for the device's life: splits are remembered */
 	int64_t next_due;            /* monotonic ms */
 	int failures;                /* failed polls in a row */
@@ -210,45 +211,6 @@ static struct bus_result *bus_result_new(enum bus_result_kind kind, int dev, siz
 
 /* --------------------------------------------------------------- naming */
 
-static const char *bus_table_name(enum yw_table t)
-{
-	switch (t) {
-	case TABLE_COIL: return "coil";
-	case TABLE_DISCRETE: return "discrete";
-	case TABLE_INPUT: return "input";
-	case TABLE_HOLDING: return "holding";
-	}
-	return "?";
-}
-
-static const char *bus_type_name(enum yw_type t)
-{
-	static const char *const names[] = {
-		"bool", "int16", "uint16", "int32", "uint32", "int64", "uint64",
-		"float32", "float64"
-	};
-	if ((unsigned)t < sizeof names / sizeof names[0])
-		return names[t];
-	return "?";
-}
-
-static const char *bus_exception_name(int code)
-{
-	switch (code) {
-	case 1: return "illegal function";
-	case 2: return "illegal data address";
-	case 3: return "illegal data value";
-	case 4: return "server device failure";
-	case 5: return "acknowledge";
-	case 6: return "server device busy";
-	case 7: return "negative acknowledge";
-	case 8: return "memory parity error";
-	case 10: return "gateway path unavailable";
-	case 11: return "gateway target device failed to respond";
-	}
-	return "unknown exception";
-}
-
 /* Error text for a failed request of a command. */
 static void bus_drv_error(char *buf, size_t len, const char *what, enum drv_status st, int exc)
 {
@@ -258,7 +220,7 @@ static void bus_drv_error(char *buf, size_t len, const char *what, enum drv_stat
 		break;
 	case DRV_EXCEPTION:
 		snprintf(buf, len, "device refused the %s (exception %d: %s)", what, exc,
-			 bus_exception_name(exc));
+			 driver_exception_name(exc));
 		break;
 	case DRV_TIMEOUT:
 		snprintf(buf, len, "device did not answer (timeout)");
@@ -318,13 +280,13 @@ static void bus_refuse(struct bus_worker *w, struct bus_dev *bd, const struct de
 	size_t i0 = bd->plan.order[rq->first];
 	if (rq->npts == 1)
 		log_warn(BUS_COMP, "device %s (unit %d): point %s (%s %u) refused: exception %d (%s)",
-			 dev->id, dev->unit, dev->points[i0].name, bus_table_name(rq->table),
-			 (unsigned)rq->start, exc, bus_exception_name(exc));
+			 dev->id, dev->unit, dev->points[i0].name, point_table_name(rq->table),
+			 (unsigned)rq->start, exc, driver_exception_name(exc));
 	else
 		log_warn(BUS_COMP, "device %s (unit %d): %s %u..%u (%zu points) refused: "
-			 "exception %d (%s)", dev->id, dev->unit, bus_table_name(rq->table),
+			 "exception %d (%s)", dev->id, dev->unit, point_table_name(rq->table),
 			 (unsigned)rq->start, (unsigned)(rq->start + rq->count - 1), rq->npts, exc,
-			 bus_exception_name(exc));
+			 driver_exception_name(exc));
 }
 
 /* Decode point I of a completed poll into R, its decimals_from point first. */
@@ -427,14 +389,14 @@ static struct bus_result *bus_poll(struct bus_worker *w, struct bus_dev *bd)
 		r->exceptions++;
 		if (exc == 2 && rq->npts > 1) {
 			struct read_req old = *rq;
-			int s = planner_split(dev, &bd->plan, k);
+			int s = planner_split(&bd->pd, &bd->plan, k);
 			if (s == 1) {
 				k = bus_find_req(&bd->plan, old.first, k);
 				const struct read_req *a = &bd->plan.reqs[k];
 				const struct read_req *b = k + 1 < bd->plan.nreqs ? a + 1 : a;
 				log_info(BUS_COMP, "device %s (unit %d): %s %u..%u: illegal data address; "
 					 "reading it as %u..%u and %u..%u from now on", dev->id,
-					 dev->unit, bus_table_name(old.table), (unsigned)old.start,
+					 dev->unit, point_table_name(old.table), (unsigned)old.start,
 					 (unsigned)(old.start + old.count - 1), (unsigned)a->start,
 					 (unsigned)(a->start + a->count - 1), (unsigned)b->start,
 					 (unsigned)(b->start + b->count - 1));
@@ -584,7 +546,7 @@ static int bus_write_point(struct bus_worker *w, const struct device_cfg *dev,
 	}
 	if (!isfinite(c->value)) {
 		snprintf(r->error, sizeof r->error, "value out of range for %s",
-			 bus_type_name(p->type));
+			 point_type_name(p->type));
 		return -1;
 	}
 	if ((p->has_min && c->value < p->min) || (p->has_max && c->value > p->max)) {
@@ -598,7 +560,7 @@ static int bus_write_point(struct bus_worker *w, const struct device_cfg *dev,
 	codec_range(p, decimals, &lo, &hi);
 	if (c->value < lo || c->value > hi) {
 		snprintf(r->error, sizeof r->error, "value out of range for %s",
-			 bus_type_name(p->type));
+			 point_type_name(p->type));
 		return -1;
 	}
 	int width = codec_width(p);
@@ -619,7 +581,7 @@ static int bus_write_point(struct bus_worker *w, const struct device_cfg *dev,
 	}
 	if (codec_encode(p, c->value, decimals, regs) != CODEC_OK) {
 		snprintf(r->error, sizeof r->error, "value not representable as %s%s",
-			 bus_type_name(p->type),
+			 point_type_name(p->type),
 			 p->type == TYPE_BOOL ? " (0 or 1)" : " at the point's resolution");
 		return -1;
 	}
@@ -805,7 +767,11 @@ static int bus_setup_devices(struct bus_worker *w)
 		bd->refused_logged = calloc(dev->npoints ? dev->npoints : 1, 1);
 		if (!bd->refused_logged)
 			goto out_oom;
-		if (planner_build(dev, &bd->plan) != 0) {
+		bd->pd.points = dev->points;
+		bd->pd.npoints = dev->npoints;
+		bd->pd.max_read_regs = dev->max_read_regs;
+		bd->pd.max_gap = dev->max_gap;
+		if (planner_build(&bd->pd, &bd->plan) != 0) {
 			free(bd->refused_logged);
 			goto out_oom;
 		}
@@ -825,8 +791,39 @@ out_oom:
 	return -1;
 }
 
+/* The driver's log lines go to the daemon's log. */
+static void bus_drv_log(int level, const char *comp, const char *msg)
+{
+	switch (level) {
+	case 0: log_error(comp, "%s", msg); break;
+	case 1: log_warn(comp, "%s", msg); break;
+	case 2: log_info(comp, "%s", msg); break;
+	default: log_debug(comp, "%s", msg); break;
+	}
+}
+
+/* The driver's settings from the bus's config. */
+void bus_driver_settings(const struct bus_cfg *b, struct drv_settings *s)
+{
+	memset(s, 0, sizeof *s);
+	util_strlcpy(s->id, b->id, sizeof s->id);
+	s->type = b->type == BUS_RTU ? DRV_BUS_RTU : DRV_BUS_TCP;
+	util_strlcpy(s->device, b->device, sizeof s->device);
+	s->baud = b->baud;
+	s->parity = b->parity;
+	s->data_bits = b->data_bits;
+	s->stop_bits = b->stop_bits;
+	s->rs485 = b->rs485;
+	s->inter_frame_delay_ms = b->inter_frame_delay_ms;
+	util_strlcpy(s->host, b->host, sizeof s->host);
+	s->port = b->port;
+	s->timeout_ms = b->timeout_ms;
+	s->retries = b->retries;
+}
+
 struct bus_worker *bus_start(const struct config *cfg, int bus, struct bus_queue *q)
 {
+	struct drv_settings ds;
 	struct bus_worker *w;
 	pthread_condattr_t ca;
 	sigset_t all, old;
@@ -846,7 +843,9 @@ struct bus_worker *bus_start(const struct config *cfg, int bus, struct bus_queue
 	atomic_init(&w->stopping, false);
 	if (bus_setup_devices(w) != 0)
 		goto out_free;
-	w->drv = driver_new(&cfg->buses[bus]);
+	driver_set_log(bus_drv_log, LOG_LVL_DEBUG);
+	bus_driver_settings(&cfg->buses[bus], &ds);
+	w->drv = driver_new(&ds);
 	if (!w->drv)
 		goto out_free;
 	rc = pthread_condattr_init(&ca);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "util.h"
+#include "../drivers/driver.h"
 
 enum bus_result_kind { BUS_RES_POLL, BUS_RES_CMD };
 
@@ -64,6 +65,9 @@ struct bus_result *bus_queue_take(struct bus_queue *q);
 void bus_result_free(struct bus_result *r);    /* R only, not R->next */
 
 struct bus_worker;
+
+/* The driver's settings for bus B of the config. */
+void bus_driver_settings(const struct bus_cfg *b, struct drv_settings *s);
 
 /* Start the worker of CFG->buses[BUS]. CFG must outlive the worker. */
 struct bus_worker *bus_start(const struct config *cfg, int bus, struct bus_queue *q);

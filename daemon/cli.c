@@ -163,11 +163,6 @@ static char *cli_fmt_value(sqlite3_stmt *s, int col, const char *type, bool nume
 	return buf;
 }
 
-static const char *cli_quality_name(int q)
-{
-	return q == Q_GOOD ? "good" : q == Q_STALE ? "stale" : "bad";
-}
-
 static json_t *cli_json_time(sqlite3_stmt *s, int col)
 {
 	char t[CLI_TIME_LEN];
@@ -510,7 +505,7 @@ static int cli_points(struct cli *c)
 		const char *state = cli_text(s, 4);
 		bool never = sqlite3_column_type(s, 5) == SQLITE_NULL;
 		const char *q = never || !state || strcmp(state, "online") != 0 ?
-			"stale" : cli_quality_name(sqlite3_column_int(s, 7));
+			"stale" : point_quality_name((enum yw_quality)sqlite3_column_int(s, 7));
 		char id[YW_FULLID_MAX];
 
 		snprintf(id, sizeof id, "%s.%s", dev ? dev : "", pt ? pt : "");
@@ -613,7 +608,7 @@ static int cli_alarms(struct cli *c)
 static int cli_history_row(struct cli *c, sqlite3_stmt *s, const char *type, bool *first)
 {
 	char t1[CLI_TIME_LEN], v[48];
-	const char *q = cli_quality_name(sqlite3_column_int(s, 2));
+	const char *q = point_quality_name((enum yw_quality)sqlite3_column_int(s, 2));
 
 	cli_time(sqlite3_column_int64(s, 0), t1);
 	if (c->json) {

@@ -63,17 +63,12 @@
 
 #define PATHSZ 256            /* a JSON path in a message */
 
-static const char *const table_names[] = {"coil", "discrete", "input", "holding"};
-static const char *const type_names[] = {"bool", "int16", "uint16", "int32", "uint32",
-					 "int64", "uint64", "float32", "float64"};
-static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
 static const char *const severity_names[] = {"critical", "major", "minor", "warning"};
 static const char *const category_names[] = {"fire", "power", "water", "lighting",
 					     "security", "gas", "elevator", "structure",
 					     "environment", "system"};
 static const char *const when_names[] = {"above", "below", "equals", "not_equals"};
 static const char *const bus_type_names[] = {"rtu", "tcp"};
-static const char *const log_level_names[] = {"error", "warn", "info", "debug"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -533,11 +528,11 @@ static int parse_point(struct ctx *c, json_t *o, const char *base, struct pt_tmp
 	if (need(c, o, base, "name"))
 		get_id(c, o, base, "name", p->name);
 	if (need(c, o, base, "table"))
-		get_enum(c, o, base, "table", table_names, NELEM(table_names), &table);
+		get_enum(c, o, base, "table", point_table_names, NELEM(point_table_names), &table);
 	if (need(c, o, base, "address"))
 		get_int(c, o, base, "address", 0, 65535, &addr);
-	r_type = get_enum(c, o, base, "type", type_names, NELEM(type_names), &type);
-	r_order = get_enum(c, o, base, "order", order_names, NELEM(order_names), &order);
+	r_type = get_enum(c, o, base, "type", point_type_names, NELEM(point_type_names), &type);
+	r_order = get_enum(c, o, base, "order", point_order_names, NELEM(point_order_names), &order);
 	r_bit = get_int(c, o, base, "bit", 0, 15, &p->bit);
 	r_scale = get_num(c, o, base, "scale", &p->scale);
 	if (r_scale == 1 && p->scale == 0) {
@@ -567,7 +562,7 @@ static int parse_point(struct ctx *c, json_t *o, const char *base, struct pt_tmp
 
 		if (bits && type != TYPE_BOOL)
 			cfg_err(c, kpath(kp, base, "type"), "must be bool for a %s point",
-				table_names[table]);
+				point_table_names[table]);
 		if (r_bit == 1 && (bits || type != TYPE_BOOL))
 			cfg_err(c, kpath(kp, base, "bit"),
 				"only allowed with type bool on an input or holding register");
@@ -580,7 +575,7 @@ static int parse_point(struct ctx *c, json_t *o, const char *base, struct pt_tmp
 		if (addr >= 0 && addr + type_width((enum yw_type)type) - 1 > 65535)
 			cfg_err(c, kpath(kp, base, "address"),
 				"must be at most %d for type %s (%d registers)",
-				65536 - type_width((enum yw_type)type), type_names[type],
+				65536 - type_width((enum yw_type)type), point_type_names[type],
 				type_width((enum yw_type)type));
 	}
 	if (type == TYPE_BOOL) {
@@ -625,9 +620,9 @@ static void pt_range(const struct pt_tmp *t, char *buf, size_t size)
 	int w = table_is_bits(t->p.table) ? 1 : type_width(t->p.type);
 
 	if (w == 1)
-		strfmt(buf, size, "%s %u", table_names[t->p.table], t->p.address);
+		strfmt(buf, size, "%s %u", point_table_names[t->p.table], t->p.address);
 	else
-		strfmt(buf, size, "%s %u..%u", table_names[t->p.table], t->p.address,
+		strfmt(buf, size, "%s %u..%u", point_table_names[t->p.table], t->p.address,
 			 t->p.address + (unsigned)w - 1);
 }
 
@@ -1657,16 +1652,6 @@ static const char *enum_name(const char *const *names, size_t n, int v)
 	return v >= 0 && (size_t)v < n ? names[v] : "?";
 }
 
-const char *config_table_name(enum yw_table t)
-{
-	return enum_name(table_names, NELEM(table_names), (int)t);
-}
-
-const char *config_type_name(enum yw_type t)
-{
-	return enum_name(type_names, NELEM(type_names), (int)t);
-}
-
 const char *config_severity_name(enum yw_severity s)
 {
 	return enum_name(severity_names, NELEM(severity_names), (int)s);
@@ -1680,4 +1665,9 @@ const char *config_category_name(enum yw_category c)
 const char *config_when_name(enum yw_when w)
 {
 	return enum_name(when_names, NELEM(when_names), (int)w);
+}
+
+const char *config_bus_type_name(enum yw_bus_type t)
+{
+	return enum_name(bus_type_names, NELEM(bus_type_names), (int)t);
 }

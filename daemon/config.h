@@ -15,20 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define YW_ID_MAX 64          /* ids: [a-z0-9][a-z0-9_-]{0,62} + NUL */
+#include "../drivers/point.h"
+#include "log.h"
+
 #define YW_FULLID_MAX 128     /* DEVICE.POINT */
 #define YW_TEXT_MAX 256       /* names, locations, messages, hosts */
 #define YW_PATH_MAX 1024
-
-enum yw_table { TABLE_COIL, TABLE_DISCRETE, TABLE_INPUT, TABLE_HOLDING };
-
-enum yw_type {
-	TYPE_BOOL, TYPE_INT16, TYPE_UINT16, TYPE_INT32, TYPE_UINT32,
-	TYPE_INT64, TYPE_UINT64, TYPE_FLOAT32, TYPE_FLOAT64
-};
-
-/* Word/byte order of multi-register values; see SPEC "Word order". */
-enum yw_order { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
 
 enum yw_severity { SEV_CRITICAL, SEV_MAJOR, SEV_MINOR, SEV_WARNING };
 
@@ -40,28 +32,6 @@ enum yw_category {
 enum yw_when { WHEN_ABOVE, WHEN_BELOW, WHEN_EQUALS, WHEN_NOT_EQUALS };
 
 enum yw_bus_type { BUS_RTU, BUS_TCP };
-
-enum yw_log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
-
-struct point_cfg {
-	char name[YW_ID_MAX];
-	enum yw_table table;
-	uint16_t address;
-	enum yw_type type;
-	enum yw_order order;
-	int bit;                 /* -1: none; 0..15 with TYPE_BOOL on input/holding */
-	double scale;            /* default 1 */
-	double offset;           /* default 0 */
-	int decimals_from;       /* -1: none; else index of a point of the same device
-	                            whose value d divides this one by 10^d (profile key
-	                            "decimals_from": "POINTNAME") */
-	char unit[32];
-	bool writable;
-	bool has_min, has_max;   /* write bounds in engineering units */
-	double min, max;
-	double deadband;         /* default 0: any change is stored */
-	int store_max_interval_s;/* default 300 */
-};
 
 struct bus_cfg {
 	char id[YW_ID_MAX];
@@ -179,11 +149,12 @@ int config_find_device(const struct config *cfg, const char *id);
 int config_find_point(const struct device_cfg *dev, const char *name);
 int config_find_alarm(const struct config *cfg, const char *id);
 
-/* Names of enum values as written in the config ("holding", "float32", ...). */
-const char *config_table_name(enum yw_table t);
-const char *config_type_name(enum yw_type t);
+/* Names of the config's enum values as written in the config, payloads and
+ * the store ("critical", "fire", ...); the point enums are named by point.h,
+ * log levels by log.h. */
 const char *config_severity_name(enum yw_severity s);
 const char *config_category_name(enum yw_category c);
 const char *config_when_name(enum yw_when w);
+const char *config_bus_type_name(enum yw_bus_type t);
 
 #endif

@@ -10,7 +10,8 @@
 static enum yw_log_level log_level = LOG_LVL_INFO;
 static int log_journal;   /* stderr is the journal: prefix "<prio>" */
 
-static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+const char *const log_level_names[LOG_NLEVELS] = { "error", "warn", "info", "debug" };
+static const char *const level_tags[] = { "ERROR", "WARN", "INFO", "DEBUG" };
 static const int level_prio[] = { 3, 4, 6, 7 };
 
 /* JOURNAL_STREAM is "DEV:INODE" of the stream systemd connected; only trust
@@ -46,9 +47,8 @@ enum yw_log_level log_get_level(void)
 
 int log_parse_level(const char *s)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, names[i]) == 0)
+	for (int i = 0; i < LOG_NLEVELS; i++)
+		if (strcmp(s, log_level_names[i]) == 0)
 			return i;
 	return -1;
 }
@@ -67,9 +67,9 @@ static void log_vemit(enum yw_log_level lvl, const char *comp, const char *fmt, 
 	char line[1200];
 	if (log_journal)
 		n = snprintf(line, sizeof line, "<%d>%s %s: %s\n", level_prio[lvl],
-			     level_names[lvl], comp, msg);
+			     level_tags[lvl], comp, msg);
 	else
-		n = snprintf(line, sizeof line, "%s %s: %s\n", level_names[lvl], comp, msg);
+		n = snprintf(line, sizeof line, "%s %s: %s\n", level_tags[lvl], comp, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof line) {

@@ -7,7 +7,10 @@
 #ifndef YW_LOG_H
 #define YW_LOG_H
 
-#include "config.h"
+enum yw_log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+#define LOG_NLEVELS 4
+/* "error", "warn", "info", "debug", indexed by the level. */
+extern const char *const log_level_names[LOG_NLEVELS];
 
 void log_init(enum yw_log_level level);   /* detects journald on stderr */
 void log_set_level(enum yw_log_level level);

@@ -19,45 +19,6 @@
  */
 #define PL_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
-/* Own name tables: this module does not link config.c or alarm.c. */
-static const char *const pl_severity_names[] = {
-	[SEV_CRITICAL] = "critical", [SEV_MAJOR] = "major",
-	[SEV_MINOR] = "minor",       [SEV_WARNING] = "warning",
-};
-
-static const char *const pl_category_names[] = {
-	[CAT_FIRE] = "fire",           [CAT_POWER] = "power",
-	[CAT_WATER] = "water",         [CAT_LIGHTING] = "lighting",
-	[CAT_SECURITY] = "security",   [CAT_GAS] = "gas",
-	[CAT_ELEVATOR] = "elevator",   [CAT_STRUCTURE] = "structure",
-	[CAT_ENVIRONMENT] = "environment", [CAT_SYSTEM] = "system",
-};
-
-static const char *pl_severity_name(enum yw_severity s)
-{
-	if ((unsigned)s < sizeof pl_severity_names / sizeof pl_severity_names[0])
-		return pl_severity_names[s];
-	return "major";
-}
-
-static const char *pl_category_name(enum yw_category c)
-{
-	if ((unsigned)c < sizeof pl_category_names / sizeof pl_category_names[0])
-		return pl_category_names[c];
-	return "system";
-}
-
-static const char *pl_state_name(enum alarm_event e)
-{
-	switch (e) {
-	case ALARM_EV_RAISED: return "raised";
-	case ALARM_EV_CLEARED: return "cleared";
-	case ALARM_EV_ACKED: return "acked";
-	case ALARM_EV_NONE: break;
-	}
-	return NULL;
-}
-
 /* Length of the valid UTF-8 sequence at P (at most N bytes), 0 if invalid. */
 static size_t pl_utf8_len(const unsigned char *p, size_t n)
 {
@@ -167,7 +128,7 @@ static char *pl_finish(json_t *o, int rc)
 
 char *payload_event(const struct pl_event *e)
 {
-	const char *state = pl_state_name(e->state);
+	const char *state = e->state == ALARM_EV_NONE ? NULL : alarm_event_name(e->state);
 	bool offline = e->point == NULL;   /* the implicit DEVICE.offline alarm */
 	char event_id[YW_TEXT_MAX + 32];
 	json_t *o;
@@ -184,8 +145,8 @@ char *payload_event(const struct pl_event *e)
 	rc |= pl_set(o, "seq", json_integer((json_int_t)e->seq));
 	rc |= pl_set(o, "alarm", pl_string_or_null(e->alarm));
 	rc |= pl_set(o, "state", json_string(state));
-	rc |= pl_set(o, "severity", json_string(pl_severity_name(e->severity)));
-	rc |= pl_set(o, "category", json_string(pl_category_name(e->category)));
+	rc |= pl_set(o, "severity", json_string(config_severity_name(e->severity)));
+	rc |= pl_set(o, "category", json_string(config_category_name(e->category)));
 	rc |= pl_set(o, "point", offline ? json_null() : pl_string_or_null(e->point));
 	rc |= pl_set(o, "device", pl_string_or_null(e->device));
 	rc |= pl_set(o, "location", pl_string_or_null(e->location));
@@ -309,7 +270,7 @@ char *payload_telemetry(const char *device, int64_t ts_ms, const char *const *na
 		if (names[i])
 			rc |= pl_set(vals, names[i], pl_json_value(&values[i]));
 	}
-	rc |= pl_set(o, "quality", json_string(util_quality_name(quality)));
+	rc |= pl_set(o, "quality", json_string(point_quality_name(quality)));
 	return pl_finish(o, rc);
 }
 

@@ -431,21 +431,6 @@ static const char *const store_sql_text[SQL_N] = {
 	[SQL_OB_COUNT] = "SELECT count(*) FROM outbox",
 };
 
-/* ---- names as written in the config and on MQTT ---- */
-
-static const char *const store_type_names[] = {
-	"bool", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"
-};
-static const char *const store_category_names[] = {
-	"fire", "power", "water", "lighting", "security", "gas", "elevator", "structure",
-	"environment", "system"
-};
-static const char *const store_severity_names[] = { "critical", "major", "minor", "warning" };
-static const char *const store_event_names[] = { "none", "raised", "cleared", "acked" };
-
-#define STORE_NAME(tab, i) \
-	((size_t)(i) < sizeof(tab) / sizeof((tab)[0]) ? (tab)[(size_t)(i)] : "unknown")
-
 /* ---- state ---- */
 
 struct store_pt {
@@ -2143,7 +2128,7 @@ static int store_upsert_device(struct store *st, const struct config *cfg, size_
 	sqlite3_bind_int(s, 4, dc->unit);
 	sqlite3_bind_int(s, 5, dc->enabled);
 	store_bind_text(s, 6, dc->location);
-	sqlite3_bind_text(s, 7, STORE_NAME(store_category_names, dc->category), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, config_category_name(dc->category), -1, SQLITE_STATIC);
 	if (store_run(st, s, "write device") < 0)
 		return -1;
 	if (!(s = store_stmt(st, SQL_DEV_NUM)))
@@ -2169,7 +2154,7 @@ static int store_upsert_device(struct store *st, const struct config *cfg, size_
 		sqlite3_bind_text(s, 1, dc->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, pc->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, (int64_t)p);
-		sqlite3_bind_text(s, 4, STORE_NAME(store_type_names, pc->type), -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, point_type_name(pc->type), -1, SQLITE_STATIC);
 		store_bind_text(s, 5, pc->unit);
 		if (store_run(st, s, "write point") < 0)
 			return -1;
@@ -2749,9 +2734,9 @@ int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 		goto out_rollback;
 	sqlite3_bind_int64(q, 1, seq);
 	sqlite3_bind_text(q, 2, alarm_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, STORE_NAME(store_event_names, ev), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, STORE_NAME(store_category_names, cat), -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 5, STORE_NAME(store_severity_names, sev), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, alarm_event_name(ev), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, config_category_name(cat), -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, config_severity_name(sev), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 6, ts_ms);
 	sqlite3_bind_text(q, 7, event_json, -1, SQLITE_STATIC);
 	if (store_run(st, q, "write event") < 0)

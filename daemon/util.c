@@ -130,13 +130,3 @@ size_t util_strlcpy(char *dst, const char *src, size_t size)
 	}
 	return len;
 }
-
-const char *util_quality_name(enum yw_quality q)
-{
-	switch (q) {
-	case Q_GOOD: return "good";
-	case Q_BAD: return "bad";
-	case Q_STALE: return "stale";
-	}
-	return "bad";
-}

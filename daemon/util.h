@@ -25,10 +25,3 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
 
 #endif
 
-#ifndef YW_QUALITY_DEFINED
-#define YW_QUALITY_DEFINED
-/* Quality of a reading: good; bad (device refused it, or undecodable, e.g.
- * NaN); stale (device offline). Stored as these integers. */
-enum yw_quality { Q_GOOD = 0, Q_BAD = 1, Q_STALE = 2 };
-const char *util_quality_name(enum yw_quality q);
-#endif

@@ -24,7 +24,7 @@
 #define YW_CODEC_H
 
 #include <stdint.h>
-#include "../daemon/config.h"
+#include "point.h"
 
 enum codec_status { CODEC_OK = 0, CODEC_BAD = -1 };
 

@@ -12,8 +12,37 @@
 #ifndef YW_DRIVER_H
 #define YW_DRIVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
-#include "../daemon/config.h"
+#include "point.h"
+
+/* What the driver needs to know of its bus; the daemon fills it from its
+ * config. */
+enum drv_bus_type { DRV_BUS_RTU, DRV_BUS_TCP };
+
+struct drv_settings {
+	char id[YW_ID_MAX];          /* the bus id, for log lines */
+	enum drv_bus_type type;
+	/* rtu */
+	char device[1024];
+	int baud;
+	char parity;                 /* 'N' | 'E' | 'O' */
+	int data_bits, stop_bits;
+	bool rs485;                  /* ask for the kernel's RS-485 mode */
+	int inter_frame_delay_ms;    /* silence kept between requests */
+	/* tcp */
+	char host[256];
+	int port;
+	/* both */
+	int timeout_ms;              /* response and byte timeout */
+	int retries;                 /* a failed request is tried again this often */
+};
+
+/* The driver reports what it sees (connects, losses, refusals) through one
+ * process-wide callback; without one, lines go to stderr. LEVEL is 0 error,
+ * 1 warn, 2 info, 3 debug (the order of the daemon's log levels). */
+typedef void (*drv_log_fn)(int level, const char *component, const char *msg);
+void driver_set_log(drv_log_fn fn, int max_level);
 
 enum drv_status {
 	DRV_OK = 0,
@@ -26,8 +55,9 @@ enum drv_status {
 
 struct driver;
 
-/* Create the driver for BUS (does not connect yet). NULL on error (logged). */
-struct driver *driver_new(const struct bus_cfg *bus);
+/* Create the driver for BUS (copied; does not connect yet). NULL on error
+ * (logged). */
+struct driver *driver_new(const struct drv_settings *bus);
 void driver_free(struct driver *d);
 
 /* Connect if not connected. DRV_OK or DRV_LINK. */
@@ -54,6 +84,9 @@ enum drv_status driver_write(struct driver *d, int unit, enum yw_table t,
  * later call returns DRV_LINK at once. Only for stopping. */
 void driver_abort(struct driver *d);
 
+/* "ok" | "exception" | "timeout" | "crc" | "link". */
 const char *driver_status_name(enum drv_status s);
+/* The standard name of a Modbus exception code ("illegal data address"). */
+const char *driver_exception_name(int code);
 
 #endif

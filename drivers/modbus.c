@@ -53,13 +53,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "../daemon/log.h"
+#include <stdarg.h>
 #include "planner.h"
 
 #define DRV_COMP "modbus"
 
 struct driver {
-	struct bus_cfg bus;          /* a copy: the driver never reads the config again */
+	struct drv_settings bus;     /* a copy */
 	modbus_t *ctx;
 	bool connected;
 	bool reconnected;            /* a connect happened since driver_reconnected() */
@@ -77,6 +77,52 @@ struct driver {
 	int fd;                      /* the connected socket (TCP) or -1 */
 	atomic_bool aborted;
 };
+
+/* ---- logging through the daemon's callback ---- */
+
+static drv_log_fn drv_log_cb;
+static int drv_log_max = 2;
+
+void driver_set_log(drv_log_fn fn, int max_level)
+{
+	drv_log_cb = fn;
+	drv_log_max = max_level;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void drv_log(int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+	char msg[512];
+	va_list ap;
+
+	if (!drv_log_cb && level > drv_log_max)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (drv_log_cb)
+		drv_log_cb(level, DRV_COMP, msg);
+	else
+		fprintf(stderr, "%s %s: %s\n", names[level & 3], DRV_COMP, msg);
+}
+
+const char *driver_exception_name(int code)
+{
+	switch (code) {
+	case 1: return "illegal function";
+	case 2: return "illegal data address";
+	case 3: return "illegal data value";
+	case 4: return "server device failure";
+	case 5: return "acknowledge";
+	case 6: return "server device busy";
+	case 7: return "negative acknowledge";
+	case 8: return "memory parity error";
+	case 10: return "gateway path unavailable";
+	case 11: return "gateway target device failed to respond";
+	}
+	return "unknown exception";
+}
 
 const char *driver_status_name(enum drv_status s)
 {
@@ -153,16 +199,16 @@ static int driver_set_timeouts(struct driver *d)
 		usec = 1000;
 	if (modbus_set_response_timeout(d->ctx, sec, usec) != 0 ||
 	    modbus_set_byte_timeout(d->ctx, sec, usec) != 0) {
-		log_error(DRV_COMP, "%s: cannot set timeout %d ms: %s", d->where,
+		drv_log(0, "%s: cannot set timeout %d ms: %s", d->where,
 			  d->bus.timeout_ms, driver_errstr(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static modbus_t *driver_new_ctx(const struct bus_cfg *bus)
+static modbus_t *driver_new_ctx(const struct drv_settings *bus)
 {
-	if (bus->type == BUS_RTU)
+	if (bus->type == DRV_BUS_RTU)
 		return modbus_new_rtu(bus->device, bus->baud, bus->parity, bus->data_bits,
 				      bus->stop_bits);
 
@@ -175,30 +221,30 @@ static modbus_t *driver_new_ctx(const struct bus_cfg *bus)
 	return modbus_new_tcp_pi(bus->host, service);
 }
 
-struct driver *driver_new(const struct bus_cfg *bus)
+struct driver *driver_new(const struct drv_settings *bus)
 {
 	struct driver *d = calloc(1, sizeof *d);
 	if (!d) {
-		log_error(DRV_COMP, "bus %s: out of memory", bus->id);
+		drv_log(0, "bus %s: out of memory", bus->id);
 		return NULL;
 	}
 	d->bus = *bus;
 	d->fd = -1;
 	d->bad_unit_logged = -1;
 	atomic_init(&d->aborted, false);
-	if (bus->type == BUS_RTU)
+	if (bus->type == DRV_BUS_RTU)
 		snprintf(d->where, sizeof d->where, "bus %.63s (%.200s)", bus->id,
 			 bus->device);
 	else
 		snprintf(d->where, sizeof d->where, "bus %.63s (%.200s:%d)", bus->id, bus->host,
 			 bus->port);
 	if (pthread_mutex_init(&d->fd_mu, NULL) != 0) {
-		log_error(DRV_COMP, "%s: cannot create mutex", d->where);
+		drv_log(0, "%s: cannot create mutex", d->where);
 		goto out_free;
 	}
 	d->ctx = driver_new_ctx(bus);
 	if (!d->ctx) {
-		log_error(DRV_COMP, "%s: cannot create modbus context: %s", d->where,
+		drv_log(0, "%s: cannot create modbus context: %s", d->where,
 			  driver_errstr(errno));
 		goto out_mutex;
 	}
@@ -227,14 +273,14 @@ void driver_free(struct driver *d)
 
 static int driver_rs485(struct driver *d)
 {
-	if (d->bus.type != BUS_RTU || !d->bus.rs485)
+	if (d->bus.type != DRV_BUS_RTU || !d->bus.rs485)
 		return 0;
 	if (modbus_rtu_set_serial_mode(d->ctx, MODBUS_RTU_RS485) == 0) {
 		d->rs485_failed = false;
 		return 0;
 	}
 	if (!d->rs485_failed)
-		log_error(DRV_COMP, "%s: the port cannot do RS-485 mode (%s); "
+		drv_log(0, "%s: the port cannot do RS-485 mode (%s); "
 			  "set \"rs485\": false for an adapter that switches by itself",
 			  d->where, driver_errstr(errno));
 	d->rs485_failed = true;
@@ -256,9 +302,9 @@ enum drv_status driver_connect(struct driver *d)
 			err = ETIMEDOUT;
 		d->connect_timed_out = err == ETIMEDOUT;
 		if (!d->down_logged)
-			log_warn(DRV_COMP, "%s: cannot connect: %s", d->where, driver_errstr(err));
+			drv_log(1, "%s: cannot connect: %s", d->where, driver_errstr(err));
 		else
-			log_debug(DRV_COMP, "%s: cannot connect: %s", d->where, driver_errstr(err));
+			drv_log(3, "%s: cannot connect: %s", d->where, driver_errstr(err));
 		d->down_logged = true;
 		return DRV_LINK;
 	}
@@ -270,14 +316,14 @@ enum drv_status driver_connect(struct driver *d)
 		d->down_logged = true;
 		return DRV_LINK;
 	}
-	if (d->bus.type == BUS_TCP)
+	if (d->bus.type == DRV_BUS_TCP)
 		driver_set_fd(d, modbus_get_socket(d->ctx));
 	if (!d->ever_connected)
-		log_info(DRV_COMP, "%s: connected", d->where);
+		drv_log(2, "%s: connected", d->where);
 	else if (d->down_logged || !d->quiet_reconnect)
-		log_info(DRV_COMP, "%s: reconnected", d->where);
+		drv_log(2, "%s: reconnected", d->where);
 	else
-		log_debug(DRV_COMP, "%s: reconnected after a timeout", d->where);
+		drv_log(3, "%s: reconnected after a timeout", d->where);
 	d->reconnected = d->ever_connected;
 	d->ever_connected = true;
 	d->down_logged = false;
@@ -342,7 +388,7 @@ static void driver_recover(struct driver *d, enum drv_status st, int err)
 		return;
 	case DRV_TIMEOUT:
 	case DRV_CRC:
-		if (d->bus.type == BUS_TCP) {
+		if (d->bus.type == DRV_BUS_TCP) {
 			d->quiet_reconnect = true;
 			driver_close(d);
 		} else {
@@ -352,25 +398,14 @@ static void driver_recover(struct driver *d, enum drv_status st, int err)
 	case DRV_LINK:
 		if (err == EMBMDATA || err == EINVAL)
 			return;   /* local: nothing was sent */
-		if (d->bus.type == BUS_TCP && d->connected)
-			log_info(DRV_COMP, "%s: connection lost: %s", d->where, driver_errstr(err));
+		if (d->bus.type == DRV_BUS_TCP && d->connected)
+			drv_log(2, "%s: connection lost: %s", d->where, driver_errstr(err));
 		driver_close(d);
 		return;
 	}
 }
 
 enum drv_op { OP_READ, OP_WRITE };
-
-static const char *driver_table_name(enum yw_table t)
-{
-	switch (t) {
-	case TABLE_COIL: return "coil";
-	case TABLE_DISCRETE: return "discrete";
-	case TABLE_INPUT: return "input";
-	case TABLE_HOLDING: return "holding";
-	}
-	return "?";
-}
 
 /* One transaction; returns the libmodbus result (-1 with errno set). */
 static int driver_xfer(struct driver *d, enum drv_op op, enum yw_table t, uint16_t start,
@@ -447,7 +482,7 @@ static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enu
 		if (modbus_set_slave(d->ctx, unit) != 0) {
 			/* libmodbus 3.1.6 takes 0..247 (and 255 on TCP) */
 			if (d->bad_unit_logged != unit)
-				log_error(DRV_COMP, "%s: unit id %d is not accepted by libmodbus",
+				drv_log(0, "%s: unit id %d is not accepted by libmodbus",
 					  d->where, unit);
 			d->bad_unit_logged = unit;
 			return DRV_LINK;
@@ -460,8 +495,8 @@ static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enu
 			return DRV_OK;
 		st = driver_classify(err, exc);
 		driver_recover(d, st, err);
-		log_debug(DRV_COMP, "%s: unit %d %s %s %u+%u: %s (attempt %d)", d->where, unit,
-			  op == OP_READ ? "read" : "write", driver_table_name(t),
+		drv_log(3, "%s: unit %d %s %s %u+%u: %s (attempt %d)", d->where, unit,
+			  op == OP_READ ? "read" : "write", point_table_name(t),
 			  (unsigned)start, (unsigned)count, driver_errstr(err), attempt + 1);
 		if (st == DRV_EXCEPTION || (st == DRV_LINK && (err == EMBMDATA || err == EINVAL)))
 			return st;

@@ -35,7 +35,7 @@ static int planner_cmp(const void *a, const void *b)
 	return 0;
 }
 
-static unsigned long planner_limit(const struct device_cfg *dev, enum yw_table t)
+static unsigned long planner_limit(const struct plan_device *dev, enum yw_table t)
 {
 	if (t == TABLE_COIL || t == TABLE_DISCRETE)
 		return PLANNER_MAX_BITS;
@@ -51,7 +51,7 @@ static unsigned long planner_end(const struct point_cfg *p)
 	return (unsigned long)p->address + (unsigned long)codec_width(p);
 }
 
-static void planner_rebuild(const struct device_cfg *dev, struct plan *plan)
+static void planner_rebuild(const struct plan_device *dev, struct plan *plan)
 {
 	unsigned long gap_max = dev->max_gap > 0 ? (unsigned long)dev->max_gap : 0;
 	unsigned long end = 0;   /* end (exclusive) of the current request */
@@ -81,7 +81,7 @@ static void planner_rebuild(const struct device_cfg *dev, struct plan *plan)
 	}
 }
 
-int planner_build(const struct device_cfg *dev, struct plan *plan)
+int planner_build(const struct plan_device *dev, struct plan *plan)
 {
 	struct planner_key *keys = NULL;
 	size_t n = dev->npoints;
@@ -115,7 +115,7 @@ out_fail:
 	return -1;
 }
 
-int planner_split(const struct device_cfg *dev, struct plan *plan, size_t r)
+int planner_split(const struct plan_device *dev, struct plan *plan, size_t r)
 {
 	const struct read_req *req;
 	size_t mid, best = 0, last;

@@ -33,10 +33,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include "../daemon/config.h"
+#include "point.h"
 
 #define PLANNER_MAX_BITS 2000   /* coils/discretes per request (Modbus limit) */
 #define PLANNER_MAX_REGS 125    /* registers per request (Modbus limit) */
+
+/* The part of a device the planner reads: its points and read limits. */
+struct plan_device {
+	const struct point_cfg *points;
+	size_t npoints;
+	int max_read_regs;       /* registers per request */
+	int max_gap;             /* registers a merged read may skip over */
+};
 
 struct read_req {
 	enum yw_table table;
@@ -57,7 +65,7 @@ struct plan {
 /* Build the plan for DEV's points. 0 on success, -1 on allocation failure
  * (PLAN is then empty). A device without points gives an empty plan
  * (nreqs = 0, NULL arrays). */
-int planner_build(const struct device_cfg *dev, struct plan *plan);
+int planner_build(const struct plan_device *dev, struct plan *plan);
 
 /* Split request R (after an "illegal data address" answer) into two at the
  * middle point boundary and rebuild the request list, keeping all earlier
@@ -68,7 +76,7 @@ int planner_build(const struct device_cfg *dev, struct plan *plan);
  * split, 0 when R covers one point only or all its points overlap (nothing
  * to split: those points are refused), -1 on allocation failure or when R is
  * not a request of the plan. */
-int planner_split(const struct device_cfg *dev, struct plan *plan, size_t r);
+int planner_split(const struct plan_device *dev, struct plan *plan, size_t r);
 
 void planner_free(struct plan *plan);
 

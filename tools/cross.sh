@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Cross-builds yardwatch for ARM with Debian's cross compilers and multiarch
 # libraries, and tests the ARM build under qemu-user (see docs/cross.md).
-#   tools/cross.sh arm64 [--test]   build-arm64 with cmake/toolchain-aarch64.cmake;
+#   tools/cross.sh arm64 [--test]   build-arm64 with cmake/toolchain-cross.cmake;
 #                                   --test: unit and integration tests under qemu-aarch64
-#   tools/cross.sh armhf [--test]   build-armhf with cmake/toolchain-armhf.cmake;
+#   tools/cross.sh armhf [--test]   build-armhf with cmake/toolchain-cross.cmake;
 #                                   --test: unit tests under qemu-arm
 # Installs what is missing first (cross compiler, qemu-user, the :ARCH -dev
 # libraries; never removes a package). Prints the ctest summary; exits non-zero
@@ -15,8 +15,8 @@ src=$(pwd)
 usage() { echo "usage: tools/cross.sh arm64|armhf [--test]" >&2; exit 2; }
 arch=${1:-}
 case $arch in
-arm64) triplet=aarch64-linux-gnu;   toolchain=toolchain-aarch64.cmake; qemu=qemu-aarch64 ;;
-armhf) triplet=arm-linux-gnueabihf; toolchain=toolchain-armhf.cmake;   qemu=qemu-arm ;;
+arm64) triplet=aarch64-linux-gnu;   qemu=qemu-aarch64 ;;
+armhf) triplet=arm-linux-gnueabihf; qemu=qemu-arm ;;
 *) usage ;;
 esac
 test=0
@@ -88,7 +88,7 @@ done
 emulator="env;YW_BIN=$build/qemu;$qemu"
 
 echo "== cross $arch: build in $build"
-cmake -S "$src" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/$toolchain" -DYW_WERROR=ON \
+cmake -S "$src" -B "$build" -DYW_ARCH="$arch" -DCMAKE_TOOLCHAIN_FILE="$src/cmake/toolchain-cross.cmake" -DYW_WERROR=ON \
 	-DCMAKE_CROSSCOMPILING_EMULATOR="$emulator" >"$build/cross.cmake.log" 2>&1 &&
 cmake --build "$build" -j"$jobs" >"$build/cross.build.log" 2>&1 || {
 	echo "cross: build in $build failed:"; tail -n 40 "$build/cross.cmake.log" "$build/cross.build.log"; exit 1; }

@@ -21,9 +21,10 @@ passed=0
 
 build() { # dir, extra cmake args...
 	local dir=$1; shift
-	cmake -S "$src" -B "$dir" -DYW_WERROR=ON "$@" >"$dir.cmake.log" 2>&1 &&
-	cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1 || {
-		echo "test: build in $dir failed:"; tail -n 40 "$dir.cmake.log" "$dir.build.log"; return 1; }
+	mkdir -p "$dir"
+	cmake -S "$src" -B "$dir" -DYW_WERROR=ON "$@" >"$dir/cmake.log" 2>&1 &&
+	cmake --build "$dir" -j"$jobs" >"$dir/build.log" 2>&1 || {
+		echo "test: build in $dir failed:"; tail -n 40 "$dir/cmake.log" "$dir/build.log"; return 1; }
 }
 
 suite() { # name, dir

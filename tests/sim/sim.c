@@ -1591,7 +1591,7 @@ static void sim_apply(struct sim *s, const struct sim_step *st, char *reply, siz
 					d->illegal[j++] = d->illegal[i];
 			d->nillegal = j;
 			log_info("sim", "t=%llds illegal %s %s cleared", t, d->cfg->id,
-				 config_table_name(st->table));
+				 point_table_name(st->table));
 		} else {
 			struct sim_range *nr = realloc(d->illegal, (d->nillegal + 1) * sizeof(*nr));
 
@@ -1605,7 +1605,7 @@ static void sim_apply(struct sim *s, const struct sim_step *st, char *reply, siz
 			nr[d->nillegal].count = st->count;
 			d->nillegal++;
 			log_info("sim", "t=%llds illegal %s %s %u..%u", t, d->cfg->id,
-				 config_table_name(st->table), st->start, st->start + st->count - 1);
+				 point_table_name(st->table), st->start, st->start + st->count - 1);
 		}
 		break;
 	case STEP_DRIFT:

@@ -632,8 +632,8 @@ static void test_defaults(void)
 
 static void test_names(void)
 {
-	CHECK(strcmp(config_table_name(TABLE_HOLDING), "holding") == 0);
-	CHECK(strcmp(config_type_name(TYPE_FLOAT32), "float32") == 0);
+	CHECK(strcmp(point_table_name(TABLE_HOLDING), "holding") == 0);
+	CHECK(strcmp(point_type_name(TYPE_FLOAT32), "float32") == 0);
 	CHECK(strcmp(config_severity_name(SEV_WARNING), "warning") == 0);
 	CHECK(strcmp(config_category_name(CAT_ENVIRONMENT), "environment") == 0);
 	CHECK(strcmp(config_when_name(WHEN_NOT_EQUALS), "not_equals") == 0);

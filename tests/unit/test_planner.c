@@ -18,7 +18,7 @@ struct pt { enum yw_table t; unsigned addr; enum yw_type type; int bit; };
 
 static struct point_cfg points[MAXPTS];
 
-static void mkdev(struct device_cfg *dev, const struct pt *pts, size_t n,
+static void mkdev(struct plan_device *dev, const struct pt *pts, size_t n,
 		  int max_read_regs, int max_gap)
 {
 	if (n > MAXPTS) {
@@ -26,7 +26,6 @@ static void mkdev(struct device_cfg *dev, const struct pt *pts, size_t n,
 		exit(1);
 	}
 	memset(dev, 0, sizeof(*dev));
-	strcpy(dev->id, "dev");
 	dev->max_read_regs = max_read_regs;
 	dev->max_gap = max_gap;
 	dev->points = n ? points : NULL;
@@ -47,7 +46,7 @@ static void mkdev(struct device_cfg *dev, const struct pt *pts, size_t n,
 }
 
 /* N points of one table and type, back to back from START. */
-static void mkrun(struct device_cfg *dev, enum yw_table t, enum yw_type type,
+static void mkrun(struct plan_device *dev, enum yw_table t, enum yw_type type,
 		  unsigned start, size_t n, int max_read_regs, int max_gap)
 {
 	static struct pt pts[MAXPTS];
@@ -62,7 +61,7 @@ static void mkrun(struct device_cfg *dev, enum yw_table t, enum yw_type type,
 	mkdev(dev, pts, n, max_read_regs, max_gap);
 }
 
-static unsigned long limit_of(const struct device_cfg *dev, enum yw_table t)
+static unsigned long limit_of(const struct plan_device *dev, enum yw_table t)
 {
 	if (t == TABLE_COIL || t == TABLE_DISCRETE)
 		return PLANNER_MAX_BITS;
@@ -73,7 +72,7 @@ static unsigned long limit_of(const struct device_cfg *dev, enum yw_table t)
 }
 
 /* Every invariant a plan must hold; returns the number of violations. */
-static int check_plan(const struct device_cfg *dev, const struct plan *pl)
+static int check_plan(const struct plan_device *dev, const struct plan *pl)
 {
 	int bad = 0;
 	size_t next = 0;
@@ -202,7 +201,7 @@ static void test_build_table(void)
 {
 	for (size_t i = 0; i < sizeof(build_cases) / sizeof(build_cases[0]); i++) {
 		const struct build_case *c = &build_cases[i];
-		struct device_cfg dev;
+		struct plan_device dev;
 		struct plan pl;
 		int ok;
 
@@ -243,7 +242,7 @@ static void test_limits(void)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct device_cfg dev;
+		struct plan_device dev;
 		struct plan pl;
 
 		mkrun(&dev, cases[i].t, cases[i].type, 0, cases[i].n, cases[i].max_regs,
@@ -263,7 +262,7 @@ static void test_limits(void)
 
 static void test_empty(void)
 {
-	struct device_cfg dev;
+	struct plan_device dev;
 	struct plan pl;
 
 	mkdev(&dev, NULL, 0, 125, 0);
@@ -297,7 +296,7 @@ static void test_isolate(void)
 
 	for (size_t kd = 0; kd < sizeof(kinds) / sizeof(kinds[0]); kd++) {
 		for (size_t bad = 0; bad < 20; bad++) {
-			struct device_cfg dev;
+			struct plan_device dev;
 			struct plan pl;
 			unsigned badaddr;
 			size_t r, splits = 0;
@@ -345,7 +344,7 @@ static void test_isolate(void)
 
 static void test_split_cases(void)
 {
-	struct device_cfg dev;
+	struct plan_device dev;
 	struct plan pl;
 
 	/* a request of one point: nothing to split */
