@@ -1,5 +1,6 @@
 /*
- * config: loads and validates the gateway configuration (JSON) and the device
+ * config: the typed view of the gateway configuration (daemon/config/ loads
+ * it; daemon/config/cfg_int.h maps the loader). It loads and validates the gateway configuration (JSON) and the device
  * profiles it names, into typed structs. This is the only module that sees
  * JSON; everything else reads `struct config`.
  *
@@ -23,15 +24,19 @@
 #define YW_PATH_MAX 1024
 
 enum yw_severity { SEV_CRITICAL, SEV_MAJOR, SEV_MINOR, SEV_WARNING };
+#define CONFIG_NSEVERITIES 4
 
 enum yw_category {
 	CAT_FIRE, CAT_POWER, CAT_WATER, CAT_LIGHTING, CAT_SECURITY, CAT_GAS,
 	CAT_ELEVATOR, CAT_STRUCTURE, CAT_ENVIRONMENT, CAT_SYSTEM
 };
+#define CONFIG_NCATEGORIES 10
 
 enum yw_when { WHEN_ABOVE, WHEN_BELOW, WHEN_EQUALS, WHEN_NOT_EQUALS };
+#define CONFIG_NWHENS 4
 
 enum yw_bus_type { BUS_RTU, BUS_TCP };
+#define CONFIG_NBUS_TYPES 2
 
 struct bus_cfg {
 	char id[YW_ID_MAX];
@@ -152,6 +157,10 @@ int config_find_alarm(const struct config *cfg, const char *id);
 /* Names of the config's enum values as written in the config, payloads and
  * the store ("critical", "fire", ...); the point enums are named by point.h,
  * log levels by log.h. */
+extern const char *const config_severity_names[CONFIG_NSEVERITIES];
+extern const char *const config_category_names[CONFIG_NCATEGORIES];
+extern const char *const config_when_names[CONFIG_NWHENS];
+extern const char *const config_bus_type_names[CONFIG_NBUS_TYPES];
 const char *config_severity_name(enum yw_severity s);
 const char *config_category_name(enum yw_category c);
 const char *config_when_name(enum yw_when w);
