@@ -1,0 +1,101 @@
+/*
+ * gw_int: the gateway's state and what its files share (private to the
+ * gateway). The gateway is:
+ *   gateway.c    lifecycle and reload, bus results, device status, timers
+ *   gw_alarms.c  alarm evaluation and the events it commits and publishes
+ *   gw_uplink.c  the outbox sender over MQTT, P/status and alarms/active,
+ *                the MQTT callbacks and commands
+ */
+#ifndef YW_GW_INT_H
+#define YW_GW_INT_H
+
+#include "gateway.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alarm.h"
+#include "../drivers/codec.h"
+#include "log.h"
+#include "payload.h"
+#include "util.h"
+#include "version.h"
+
+#define OUTBOX_INFLIGHT 16      /* QoS 1 messages in flight at once */
+#define FLUSH_MS 1000           /* batch commit period */
+#define MAINTAIN_MS (5 * 60 * 1000)
+#define STATUS_MS (60 * 1000)   /* P/status refresh (outbox depth) */
+
+/* Runtime state of one device, kept across reloads by id. */
+struct dev_rt {
+	char id[YW_ID_MAX];
+	int state;                  /* -1 unknown, 0 offline, 1 online */
+	int64_t last_ok_ms;
+	int64_t errors;             /* failed requests since start */
+	struct alarm_state off;     /* implicit DEVICE.offline alarm */
+	char *off_event;            /* latest event JSON of the offline alarm */
+	size_t npoints;
+	double *values;             /* latest value per point */
+	uint8_t *quality;           /* latest quality per point (Q_STALE: none) */
+};
+
+/* Runtime state of one configured alarm. */
+struct alarm_rt {
+	struct alarm_state st;
+	char *event;                /* latest event JSON (for alarms/active) */
+};
+
+struct inflight {
+	int mid;
+	int64_t row;
+};
+
+struct gateway {
+	const struct config *cfg;
+	struct store *st;
+	struct bus_worker **workers;
+	struct mqtt_link *link;
+
+	struct dev_rt *devs;        /* cfg->ndevices */
+	struct alarm_rt *alarms;    /* cfg->nalarms */
+	int **pt_alarms;            /* per device: per point: -1-terminated alarm list */
+
+	char prefix[YW_TEXT_MAX * 2];   /* P = prefix/site/gateway */
+	char status_topic[YW_TEXT_MAX * 2 + 16];
+
+	int64_t started_ms;
+	int64_t next_flush, next_maintain, next_telemetry, next_status;
+
+	/* outbox sender */
+	struct inflight inflight[OUTBOX_INFLIGHT];
+	int ninflight;
+	int cur_prio;
+	int64_t cur_id;
+	bool outbox_idle;           /* the last fetch found nothing new */
+	bool active_dirty;          /* alarms/active must be republished */
+};
+
+
+/* gateway.c */
+__attribute__((format(printf, 4, 5)))
+void gw_topic_of(const struct gateway *gw, char *buf, size_t len, const char *fmt, ...);
+bool gw_mqtt_on(const struct gateway *gw);
+struct pl_value gw_pv_of(const struct point_cfg *p, double v, bool present);
+const int *gw_alarms_of_point(const struct gateway *gw, int dev, int pt);
+void gw_publish_result(struct gateway *gw, const char *id, bool ok, const char *err, const struct pl_value *value);
+
+/* gw_alarms.c */
+void gw_emit_alarm(struct gateway *gw, int a, enum alarm_event ev, int64_t ts, int64_t raised_ts, double value, bool have_value);
+void gw_emit_offline(struct gateway *gw, int d, enum alarm_event ev, int64_t ts, int64_t raised_ts);
+void gw_eval_alarms(struct gateway *gw, int d, int p, double v, enum yw_quality q, int64_t ts);
+
+/* gw_uplink.c */
+bool gw_outbox_pending(struct gateway *gw);
+void gw_publish_active(struct gateway *gw);
+void gw_pump(struct gateway *gw);
+void gw_publish_status(struct gateway *gw);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * gw_uplink: the outbox sender (alarm events first, a bounded number in
+ * flight, PUBACK deletes the row), P/status and P/alarms/active, the MQTT
+ * callbacks and the commands (ack, write, read). See gw_int.h.
+ */
+#include "gw_int.h"
+
+/* ---------- outbox ---------- */
+
+bool gw_outbox_pending(struct gateway *gw)
+{
+	return gw->ninflight > 0 || store_outbox_depth(gw->st) > 0;
+}
+
+static bool is_inflight(const struct gateway *gw, int64_t row)
+{
+	for (int i = 0; i < gw->ninflight; i++)
+		if (gw->inflight[i].row == row)
+			return true;
+	return false;
+}
+
+void gw_publish_active(struct gateway *gw)
+{
+	const char *events[512];
+	size_t n = 0;
+	char topic[YW_TEXT_MAX * 4];
+
+	for (size_t a = 0; a < gw->cfg->nalarms && n < 512; a++)
+		if (gw->alarms[a].st.active && gw->alarms[a].event)
+			events[n++] = gw->alarms[a].event;
+	for (size_t d = 0; d < gw->cfg->ndevices && n < 512; d++)
+		if (gw->devs[d].off.active && gw->devs[d].off_event)
+			events[n++] = gw->devs[d].off_event;
+	char *json = payload_alarms_active(util_wall_ms(), events, n);
+	if (!json)
+		return;
+	gw_topic_of(gw, topic, sizeof topic, "alarms/active");
+	if (mqtt_publish(gw->link, topic, json, 1, true, NULL) == 0)
+		gw->active_dirty = false;
+	free(json);
+}
+
+/* Send outbox rows oldest first (alarm events first) while there is room in
+ * flight. Rows leave the store only on PUBACK (gateway_on_publish). */
+void gw_pump(struct gateway *gw)
+{
+	struct outbox_row rows[OUTBOX_INFLIGHT];
+
+	if (!gw->link || !mqtt_connected(gw->link))
+		return;
+	while (gw->ninflight < OUTBOX_INFLIGHT && !gw->outbox_idle) {
+		int want = OUTBOX_INFLIGHT - gw->ninflight;
+		int n = store_outbox_fetch(gw->st, gw->cur_prio, gw->cur_id, rows, want);
+		if (n < 0)
+			return;
+		if (n == 0) {
+			gw->outbox_idle = true;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int mid = 0;
+			gw->cur_prio = rows[i].prio;
+			gw->cur_id = rows[i].id;
+			if (!is_inflight(gw, rows[i].id) && gw->ninflight < OUTBOX_INFLIGHT) {
+				if (mqtt_publish(gw->link, rows[i].topic, rows[i].payload, rows[i].qos,
+						 rows[i].retain, &mid) < 0) {
+					/* Link went down: start over on the next connect. */
+					for (int j = i; j < n; j++)
+						store_outbox_row_free(&rows[j]);
+					gw->cur_prio = -1;
+					gw->cur_id = 0;
+					return;
+				}
+				if (rows[i].qos > 0) {
+					gw->inflight[gw->ninflight].mid = mid;
+					gw->inflight[gw->ninflight].row = rows[i].id;
+					gw->ninflight++;
+				} else {
+					store_outbox_delete(gw->st, rows[i].id);
+				}
+			}
+			store_outbox_row_free(&rows[i]);
+		}
+	}
+	if (gw->active_dirty && !gw_outbox_pending(gw))
+		gw_publish_active(gw);
+}
+
+void gw_publish_status(struct gateway *gw)
+{
+	char *json = payload_status_online(YW_VERSION, gw->started_ms, util_wall_ms(),
+					   store_outbox_depth(gw->st));
+	if (!json)
+		return;
+	mqtt_publish(gw->link, gw->status_topic, json, 1, true, NULL);
+	free(json);
+}
+
+static void cb_connect(void *ctx)
+{
+	struct gateway *gw = ctx;
+	gw->ninflight = 0;
+	gw->cur_prio = -1;
+	gw->cur_id = 0;
+	gw->outbox_idle = false;
+	gw->active_dirty = true;
+	gw_publish_status(gw);
+	gw_pump(gw);
+}
+
+static void cb_disconnect(void *ctx)
+{
+	struct gateway *gw = ctx;
+	/* Whatever was in flight is sent again on the next connect. */
+	gw->ninflight = 0;
+	gw->cur_prio = -1;
+	gw->cur_id = 0;
+}
+
+static void cb_publish(void *ctx, int mid)
+{
+	struct gateway *gw = ctx;
+	for (int i = 0; i < gw->ninflight; i++) {
+		if (gw->inflight[i].mid != mid)
+			continue;
+		store_outbox_delete(gw->st, gw->inflight[i].row);
+		gw->inflight[i] = gw->inflight[--gw->ninflight];
+		gw_pump(gw);
+		return;
+	}
+}
+
+/* ---------- commands ---------- */
+
+static int find_point(const struct config *cfg, const char *full, int *dev, int *pt)
+{
+	char d[YW_FULLID_MAX];
+	const char *dot = strchr(full, '.');
+	if (!dot || (size_t)(dot - full) >= sizeof d)
+		return -1;
+	memcpy(d, full, (size_t)(dot - full));
+	d[dot - full] = '\0';
+	*dev = config_find_device(cfg, d);
+	if (*dev < 0)
+		return -1;
+	*pt = config_find_point(&cfg->devices[*dev], dot + 1);
+	return *pt < 0 ? -1 : 0;
+}
+
+static void cmd_ack(struct gateway *gw, const struct pl_cmd *c)
+{
+	const char *id = c->id_null ? NULL : c->id;
+	enum alarm_event ev[2];
+	int64_t ts = util_wall_ms();
+	char err[YW_TEXT_MAX + 64];
+	int a = config_find_alarm(gw->cfg, c->alarm);
+
+	if (a >= 0) {
+		int64_t raised = gw->alarms[a].st.raised_ts;
+		int n = alarm_ack(gw->cfg->alarms[a].latch, &gw->alarms[a].st, ev);
+		if (n < 0) {
+			snprintf(err, sizeof err, "alarm %s is not active", c->alarm);
+			gw_publish_result(gw, id, false, err, NULL);
+			return;
+		}
+		const struct alarm_cfg *ac = &gw->cfg->alarms[a];
+		struct dev_rt *dr = &gw->devs[ac->device];
+		bool have = dr->quality[ac->pt] == Q_GOOD;
+		for (int i = 0; i < n; i++)
+			gw_emit_alarm(gw, a, ev[i], ts, raised ? raised : ts, dr->values[ac->pt], have);
+		log_info("cmd", "ack %s by %s", c->alarm, *c->by ? c->by : "(unnamed)");
+		gw_publish_result(gw, id, true, NULL, NULL);
+		return;
+	}
+	/* DEVICE.offline */
+	size_t len = strlen(c->alarm);
+	if (len > 8 && strcmp(c->alarm + len - 8, ".offline") == 0) {
+		char dev[YW_FULLID_MAX];
+		util_strlcpy(dev, c->alarm, sizeof dev);
+		dev[len - 8] = '\0';
+		int d = config_find_device(gw->cfg, dev);
+		if (d >= 0) {
+			int64_t raised = gw->devs[d].off.raised_ts;
+			int n = alarm_ack(false, &gw->devs[d].off, ev);
+			if (n < 0) {
+				snprintf(err, sizeof err, "alarm %s is not active", c->alarm);
+				gw_publish_result(gw, id, false, err, NULL);
+				return;
+			}
+			for (int i = 0; i < n; i++)
+				gw_emit_offline(gw, d, ev[i], ts, raised ? raised : ts);
+			gw_publish_result(gw, id, true, NULL, NULL);
+			return;
+		}
+	}
+	snprintf(err, sizeof err, "unknown alarm %s", c->alarm);
+	gw_publish_result(gw, id, false, err, NULL);
+}
+
+static void cmd_point(struct gateway *gw, const struct pl_cmd *c)
+{
+	const char *id = c->id_null ? NULL : c->id;
+	char err[YW_TEXT_MAX + 128];
+	int d, p;
+
+	if (find_point(gw->cfg, c->point, &d, &p) < 0) {
+		snprintf(err, sizeof err, "unknown point %s", c->point);
+		gw_publish_result(gw, id, false, err, NULL);
+		return;
+	}
+	const struct device_cfg *dc = &gw->cfg->devices[d];
+	const struct point_cfg *pc = &dc->points[p];
+	if (!dc->enabled) {
+		snprintf(err, sizeof err, "device %s is disabled", dc->id);
+		gw_publish_result(gw, id, false, err, NULL);
+		return;
+	}
+	if (c->kind == PL_CMD_WRITE) {
+		double v = c->value.v;
+		if (!pc->writable) {
+			snprintf(err, sizeof err, "point %s is not writable", c->point);
+			gw_publish_result(gw, id, false, err, NULL);
+			return;
+		}
+		if (pc->type == TYPE_BOOL) {
+			if (!c->value.is_bool && v != 0 && v != 1) {
+				snprintf(err, sizeof err, "value out of range: %s is a bool (true/false or 0/1)",
+					 c->point);
+				gw_publish_result(gw, id, false, err, NULL);
+				return;
+			}
+		} else {
+			double lo, hi;
+			int dec = 0;
+			if (pc->decimals_from >= 0)
+				dec = (int)gw->devs[d].values[pc->decimals_from];
+			codec_range(pc, dec, &lo, &hi);
+			if (pc->has_min)
+				lo = pc->min;
+			if (pc->has_max)
+				hi = pc->max;
+			if (c->value.is_bool || !(v >= lo && v <= hi)) {
+				snprintf(err, sizeof err, "value out of range: %s takes %g..%g", c->point,
+					 lo, hi);
+				gw_publish_result(gw, id, false, err, NULL);
+				return;
+			}
+		}
+	}
+	struct bus_cmd bc;
+	memset(&bc, 0, sizeof bc);
+	util_strlcpy(bc.req_id, c->id, sizeof bc.req_id);
+	bc.req_id_null = c->id_null;
+	bc.dev = d;
+	bc.pt = p;
+	bc.write = c->kind == PL_CMD_WRITE;
+	bc.value = c->value.is_bool ? (c->value.v != 0) : c->value.v;
+	if (!gw->workers || !gw->workers[dc->bus] || bus_submit(gw->workers[dc->bus], &bc) < 0) {
+		snprintf(err, sizeof err, "bus %s is not running", gw->cfg->buses[dc->bus].id);
+		gw_publish_result(gw, id, false, err, NULL);
+	}
+}
+
+static void cb_message(void *ctx, const char *topic, const char *payload, size_t len)
+{
+	struct gateway *gw = ctx;
+	char base[YW_TEXT_MAX * 4];
+	char err[YW_TEXT_MAX];
+	struct pl_cmd c;
+	enum pl_cmd_kind kind;
+
+	gw_topic_of(gw, base, sizeof base, "cmd/");
+	size_t bl = strlen(base);
+	if (strncmp(topic, base, bl) != 0)
+		return;
+	const char *verb = topic + bl;
+	if (strcmp(verb, "ack") == 0)
+		kind = PL_CMD_ACK;
+	else if (strcmp(verb, "write") == 0)
+		kind = PL_CMD_WRITE;
+	else if (strcmp(verb, "read") == 0)
+		kind = PL_CMD_READ;
+	else
+		return;   /* cmd/result (our own) and unknown verbs */
+	memset(&c, 0, sizeof c);
+	if (payload_parse_cmd(kind, payload, len, &c, err, sizeof err) < 0) {
+		log_warn("cmd", "refused %s: %s", verb, err);
+		gw_publish_result(gw, c.id_null ? NULL : c.id, false, err, NULL);
+		return;
+	}
+	if (kind == PL_CMD_ACK)
+		cmd_ack(gw, &c);
+	else
+		cmd_point(gw, &c);
+}
+
+const struct mqtt_callbacks gateway_mqtt_callbacks = {
+	.on_connect = cb_connect,
+	.on_disconnect = cb_disconnect,
+	.on_publish = cb_publish,
+	.on_message = cb_message,
+};
