@@ -40,7 +40,9 @@ struct bus_result {
 	 * Q_GOOD. */
 	bool ok;                    /* the link worked (exceptions included) */
 	int consecutive_failures;   /* failed polls in a row, 0 after an ok poll */
-	int timeouts, exceptions, crc, other;  /* failed requests by kind */
+	int timeouts, exceptions, crc, gateway, other;  /* failed requests by kind
+	                            (gateway: exception 10/11, the device behind a
+	                            gateway is unreachable: a failed poll) */
 	size_t npoints;
 	double *values;             /* owned: per point of the device */
 	uint8_t *quality;           /* owned: enum yw_quality per point */

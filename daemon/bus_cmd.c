@@ -18,6 +18,10 @@ static void bus_drv_error(char *buf, size_t len, const char *what, enum drv_stat
 		snprintf(buf, len, "device refused the %s (exception %d: %s)", what, exc,
 			 driver_exception_name(exc));
 		break;
+	case DRV_GATEWAY:
+		snprintf(buf, len, "device not reachable behind its gateway (exception %d: %s)",
+			 exc, driver_exception_name(exc));
+		break;
 	case DRV_TIMEOUT:
 		snprintf(buf, len, "device did not answer (timeout)");
 		break;

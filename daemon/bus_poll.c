@@ -133,6 +133,7 @@ struct bus_result *bus_poll(struct bus_worker *w, struct bus_dev *bd)
 	const struct device_cfg *dev = &w->cfg->devices[bd->dev];
 	struct bus_result *r = bus_result_new(BUS_RES_POLL, bd->dev, dev->npoints);
 	enum drv_status fail = DRV_OK;
+	int fail_exc = 0;
 
 	if (!r) {
 		log_error(BUS_COMP, "device %s: out of memory", dev->id);
@@ -153,6 +154,11 @@ struct bus_result *bus_poll(struct bus_worker *w, struct bus_dev *bd)
 			bus_take_regs(w, dev, &bd->plan, rq);
 			k++;
 			continue;
+		}
+		if (st == DRV_GATEWAY) {
+			/* the gateway cannot reach the device: it is as silent as a
+			 * dead one, and the rest of the poll would only repeat it */
+			fail_exc = exc;
 		}
 		if (st != DRV_EXCEPTION) {
 			fail = st;
@@ -199,9 +205,14 @@ struct bus_result *bus_poll(struct bus_worker *w, struct bus_dev *bd)
 		switch (fail) {
 		case DRV_TIMEOUT: r->timeouts++; break;
 		case DRV_CRC: r->crc++; break;
+		case DRV_GATEWAY: r->gateway++; break;
 		default: r->other++; break;
 		}
-		if (bd->failures == 0)
+		if (bd->failures == 0 && fail == DRV_GATEWAY)
+			log_warn(BUS_COMP, "device %s (unit %d): poll failed (gateway: exception %d, "
+				 "%s); backing off", dev->id, dev->unit, fail_exc,
+				 driver_exception_name(fail_exc));
+		else if (bd->failures == 0)
 			log_warn(BUS_COMP, "device %s (unit %d): poll failed (%s); backing off",
 				 dev->id, dev->unit, driver_status_name(fail));
 	}

@@ -311,10 +311,13 @@ static void on_poll(struct gateway *gw, const struct bus_result *r)
 {
 	const struct device_cfg *dc = &gw->cfg->devices[r->dev];
 	struct dev_rt *dr = &gw->devs[r->dev];
-	struct store_poll sp = { r->ts_ms, r->ok, r->timeouts, r->exceptions, r->crc, r->other };
+	struct store_poll sp = {
+		.ts_ms = r->ts_ms, .ok = r->ok, .timeouts = r->timeouts,
+		.exceptions = r->exceptions, .crc = r->crc, .gateway = r->gateway, .other = r->other,
+	};
 
 	store_device_poll(gw->st, r->dev, &sp);
-	dr->errors += r->timeouts + r->exceptions + r->crc + r->other;
+	dr->errors += r->timeouts + r->exceptions + r->crc + r->gateway + r->other;
 	if (!r->ok) {
 		if (r->consecutive_failures >= dc->offline_after)
 			set_online(gw, r->dev, false, r->ts_ms);

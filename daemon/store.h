@@ -52,6 +52,7 @@ struct store_poll {
 	int64_t ts_ms;
 	bool ok;
 	int timeouts, exceptions, crc, other;
+	int gateway;     /* exception 10/11: the device behind a gateway is unreachable */
 };
 int store_device_poll(struct store *st, int dev, const struct store_poll *p);
 

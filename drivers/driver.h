@@ -51,6 +51,8 @@ enum drv_status {
 	                    (also: a TCP connect that got no answer in time) */
 	DRV_CRC,         /* corrupt frame (bad CRC / bad header / wrong length) */
 	DRV_LINK,        /* socket/tty error, connection refused or dropped */
+	DRV_GATEWAY,     /* a gateway answered exception 10 or 11: the device
+	                    behind it cannot be reached (*exc holds the code) */
 };
 
 struct driver;

@@ -7,27 +7,34 @@
  * The socket number it may touch is published under `fd_mu`, and the worker
  * unpublishes it before closing, so abort can never hit a reused descriptor.
  *
- * Errors are classified from libmodbus's errno:
- *   MODBUS_ENOBASE+1 .. +11 (EMBXILFUN .. EMBXGTAR)  -> DRV_EXCEPTION, code
- *   ETIMEDOUT                                        -> DRV_TIMEOUT
- *   EMBBADCRC, EMBBADDATA, EMBBADEXC, EMBBADSLAVE,
- *   EMBUNKEXC                                        -> DRV_CRC
- *   anything else (ECONNRESET, EPIPE, EBADF, ECONNREFUSED, EMBMDATA...)
- *                                                    -> DRV_LINK
- * EMBBADDATA (wrong length, transaction id or function in the answer),
- * EMBBADEXC (an exception frame that is malformed or carries an unknown
- * code) and EMBBADSLAVE (answer from another unit) all mean "bytes arrived
- * but they are not a valid answer to this request": the line is noisy or out
- * of step, which is what DRV_CRC stands for; the frame boundary can no longer
- * be trusted, so they are handled like a CRC error (flush, or reconnect on
- * TCP) and retried. EMBMDATA ("too many data") is raised before anything is
- * sent; it is a local error and ends up as DRV_LINK ("other").
+ * Requests and answers: libmodbus connects, frames and times out (and adds
+ * and checks the RTU CRC), but the requests are built and the answers
+ * checked by mbpdu.c, so that nothing is used that does not answer exactly
+ * this request: on TCP our own MBAP header with our own transaction id goes
+ * out on libmodbus's socket (libmodbus 3.1.6 does not check the unit id of
+ * a TCP answer), on RTU modbus_send_raw_request(); the answer comes from
+ * modbus_receive_confirmation() and passes mbpdu_check().
+ *
+ * Classes:
+ *   an exception answer, code 10 or 11 (gateway path / target)  DRV_GATEWAY
+ *   any other exception code (vendor codes above 11 included)   DRV_EXCEPTION
+ *   ETIMEDOUT                                                   DRV_TIMEOUT
+ *   EMBBADCRC, EMBBADDATA, EMBBADEXC, EMBBADSLAVE, EMBUNKEXC, an
+ *   answer of another unit, transaction or function, a wrong
+ *   length, byte count or echo                                  DRV_CRC
+ *   anything else (ECONNRESET, EPIPE, EBADF, ECONNREFUSED...)   DRV_LINK
+ * DRV_CRC means "bytes arrived but they are not a valid answer to this
+ * request": the line is noisy or out of step; the frame boundary can no
+ * longer be trusted, so it is handled like a CRC error (flush, or reconnect
+ * on TCP) and retried. A request that cannot be built (a count over the
+ * Modbus limit) is refused before anything is sent (DRV_LINK, "other").
+ * Exceptions (gateway ones included) are answers: not retried.
  *
  * After a timeout or a corrupt frame a late or partial answer may still come.
  * On RTU the input is flushed (modbus_flush) before the next request; on TCP
  * the connection is closed and reopened on the next call, since a late
  * answer on a kept connection would be read as the answer to the next
- * request (libmodbus would reject it by transaction id, costing that request
+ * request (it would be refused by transaction id, costing that request
  * too). Socket errors close the connection as well.
  *
  * Timeouts: the bus's timeout_ms is set as the response timeout and as the
@@ -54,9 +61,13 @@
 #include <time.h>
 
 #include <stdarg.h>
-#include "planner.h"
+#include "mbpdu.h"
 
 #define DRV_COMP "modbus"
+
+/* Pseudo errno values of our own checks, for log lines and the class. */
+#define DRV_EMISMATCH (MODBUS_ENOBASE + 200)   /* answer to another request */
+#define DRV_EMALFORMED (MODBUS_ENOBASE + 201)  /* wrong length / byte count / echo */
 
 struct driver {
 	struct drv_settings bus;     /* a copy */
@@ -69,6 +80,7 @@ struct driver {
 	bool rs485_failed;           /* RS-485 mode failure was logged */
 	bool connect_timed_out;      /* the last failed connect ran out of time */
 	int bad_unit_logged;         /* the last unit id libmodbus refused, logged */
+	uint16_t tid;                /* TCP: the last transaction id sent */
 	bool have_last;              /* last_end is valid */
 	struct timespec last_end;    /* monotonic end of the last transaction */
 	char where[320];             /* "bus ID (HOST:PORT)" for log lines */
@@ -131,6 +143,7 @@ const char *driver_status_name(enum drv_status s)
 	case DRV_EXCEPTION: return "exception";
 	case DRV_TIMEOUT: return "timeout";
 	case DRV_CRC: return "crc";
+	case DRV_GATEWAY: return "gateway";
 	case DRV_LINK: return "link";
 	}
 	return "link";
@@ -145,6 +158,8 @@ static const char *driver_errstr(int err)
 	case EMBBADEXC: return "invalid exception code";
 	case EMBMDATA: return "too many data";
 	case EMBBADSLAVE: return "answer from another unit";
+	case DRV_EMISMATCH: return "answer from another unit or to another request";
+	case DRV_EMALFORMED: return "malformed answer (length, byte count or echo)";
 	default: break;
 	}
 	if (err > MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX)
@@ -163,6 +178,8 @@ static enum drv_status driver_classify(int err, int *exc)
 	switch (err) {
 	case ETIMEDOUT:
 		return DRV_TIMEOUT;
+	case DRV_EMISMATCH:
+	case DRV_EMALFORMED:
 	case EMBBADCRC:
 	case EMBBADDATA:
 	case EMBBADEXC:
@@ -385,6 +402,7 @@ static void driver_recover(struct driver *d, enum drv_status st, int err)
 	switch (st) {
 	case DRV_OK:
 	case DRV_EXCEPTION:
+	case DRV_GATEWAY:
 		return;
 	case DRV_TIMEOUT:
 	case DRV_CRC:
@@ -407,59 +425,89 @@ static void driver_recover(struct driver *d, enum drv_status st, int err)
 
 enum drv_op { OP_READ, OP_WRITE };
 
-/* One transaction; returns the libmodbus result (-1 with errno set). */
-static int driver_xfer(struct driver *d, enum drv_op op, enum yw_table t, uint16_t start,
-		       uint16_t count, uint16_t *regs, const uint16_t *wregs)
+/* Send one request PDU to UNIT and take the answer's PDU into RSP.
+ * Returns its length, or -1 with errno set (a libmodbus or system error, or
+ * DRV_EMISMATCH for an answer from another unit or to another transaction).
+ * TCP: our own MBAP header with our own transaction id, written to the
+ * socket libmodbus connected; libmodbus frames the answer. RTU: libmodbus
+ * adds the address and CRC and checks the CRC of the answer. */
+static int driver_exchange(struct driver *d, int unit, const uint8_t *pdu, size_t len,
+			   uint8_t *rsp)
 {
-	uint8_t bits[PLANNER_MAX_BITS];
-	int rc = -1;
+	uint8_t adu[MODBUS_MAX_ADU_LENGTH];
+	size_t n;
+	int rc;
 
-	if (count == 0 || count > PLANNER_MAX_BITS ||
-	    ((t == TABLE_INPUT || t == TABLE_HOLDING) && count > PLANNER_MAX_REGS)) {
-		errno = EMBMDATA;
+	if (d->bus.type == DRV_BUS_TCP) {
+		int fd = modbus_get_socket(d->ctx);
+		d->tid++;
+		n = mbtcp_wrap(adu, d->tid, (uint8_t)unit, pdu, len);
+		for (size_t off = 0; off < n;) {
+			ssize_t w = send(fd, adu + off, n - off, MSG_NOSIGNAL);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+			off += (size_t)w;
+		}
+		rc = modbus_receive_confirmation(d->ctx, adu);
+		if (rc < 0)
+			return -1;
+		enum mbpdu_result h = mbtcp_check_header(adu, (size_t)rc, d->tid, (uint8_t)unit);
+		if (h != MBPDU_OK) {
+			errno = h == MBPDU_MISMATCH ? DRV_EMISMATCH : DRV_EMALFORMED;
+			return -1;
+		}
+		memcpy(rsp, adu + MBTCP_HEADER, (size_t)rc - MBTCP_HEADER);
+		return rc - MBTCP_HEADER;
+	}
+	adu[0] = (uint8_t)unit;
+	memcpy(adu + 1, pdu, len);
+	if (modbus_send_raw_request(d->ctx, adu, (int)len + 1) < 0)
+		return -1;
+	rc = modbus_receive_confirmation(d->ctx, adu);
+	if (rc < 0)
+		return -1;
+	/* libmodbus returns 0 for a frame from another address (it skips its
+	 * CRC); address + function + CRC at least */
+	if (rc == 0 || adu[0] != unit) {
+		errno = DRV_EMISMATCH;
 		return -1;
 	}
-	if (op == OP_READ) {
-		switch (t) {
-		case TABLE_COIL:
-			rc = modbus_read_bits(d->ctx, start, count, bits);
-			break;
-		case TABLE_DISCRETE:
-			rc = modbus_read_input_bits(d->ctx, start, count, bits);
-			break;
-		case TABLE_INPUT:
-			rc = modbus_read_input_registers(d->ctx, start, count, regs);
-			break;
-		case TABLE_HOLDING:
-			rc = modbus_read_registers(d->ctx, start, count, regs);
-			break;
-		}
-		if (rc > 0 && (t == TABLE_COIL || t == TABLE_DISCRETE))
-			for (int i = 0; i < rc; i++)
-				regs[i] = bits[i] ? 1 : 0;
-		return rc;
+	if (rc < 4) {
+		errno = DRV_EMALFORMED;
+		return -1;
 	}
-	switch (t) {
-	case TABLE_COIL:
-		if (count == 1)
-			return modbus_write_bit(d->ctx, start, wregs[0] ? 1 : 0);
-		for (int i = 0; i < count; i++)
-			bits[i] = wregs[i] ? 1 : 0;
-		return modbus_write_bits(d->ctx, start, count, bits);
-	case TABLE_HOLDING:
-		if (count == 1) {
-			rc = modbus_write_register(d->ctx, start, wregs[0]);
-			/* Some devices only know "write multiple registers". */
-			if (rc != -1 || errno != EMBXILFUN)
-				return rc;
-		}
-		return modbus_write_registers(d->ctx, start, count, wregs);
-	case TABLE_DISCRETE:
-	case TABLE_INPUT:
+	memcpy(rsp, adu + 1, (size_t)rc - 3);
+	return rc - 3;
+}
+
+/* One transaction: the request, the answer checked against it. */
+static enum drv_status driver_xfer(struct driver *d, int unit, const uint8_t *req, size_t len,
+				   uint16_t *out, int *err, int *exc)
+{
+	uint8_t rsp[MODBUS_MAX_ADU_LENGTH];
+	int n = driver_exchange(d, unit, req, len, rsp);
+
+	if (n < 0) {
+		*err = errno;
+		return driver_classify(*err, exc);
+	}
+	switch (mbpdu_check(req, len, rsp, (size_t)n, out, exc)) {
+	case MBPDU_OK:
+		*err = 0;
+		return DRV_OK;
+	case MBPDU_EXCEPTION:
+		*err = MODBUS_ENOBASE + *exc;
+		return *exc == 10 || *exc == 11 ? DRV_GATEWAY : DRV_EXCEPTION;
+	case MBPDU_MISMATCH:
+		*err = DRV_EMISMATCH;
+		return DRV_CRC;
+	case MBPDU_MALFORMED:
 		break;
 	}
-	errno = EMBXILFUN;   /* read-only tables: what a device would answer */
-	return -1;
+	*err = DRV_EMALFORMED;
+	return DRV_CRC;
 }
 
 static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enum yw_table t,
@@ -467,10 +515,24 @@ static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enu
 				 const uint16_t *wregs, int *exc)
 {
 	enum drv_status st = DRV_LINK;
-	int err = 0;
+	uint8_t pdu[MBPDU_MAX];
+	bool single = op == OP_WRITE && count == 1;
+	int len, err = 0, dummy;
 
-	if (exc)
-		*exc = 0;
+	if (!exc)
+		exc = &dummy;
+	*exc = 0;
+	len = op == OP_READ ? mbpdu_read(pdu, t, start, count) :
+			      mbpdu_write(pdu, t, start, count, wregs, single);
+	if (len < 0) {
+		/* refused before anything is sent: a read-only table is what a
+		 * device would answer (illegal function), a bad count is ours */
+		if (op == OP_WRITE && (t == TABLE_DISCRETE || t == TABLE_INPUT)) {
+			*exc = 1;
+			return DRV_EXCEPTION;
+		}
+		return DRV_LINK;
+	}
 	for (int attempt = 0; attempt <= d->bus.retries; attempt++) {
 		if (atomic_load(&d->aborted))
 			return DRV_LINK;
@@ -483,22 +545,27 @@ static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enu
 			/* libmodbus 3.1.6 takes 0..247 (and 255 on TCP) */
 			if (d->bad_unit_logged != unit)
 				drv_log(0, "%s: unit id %d is not accepted by libmodbus",
-					  d->where, unit);
+					d->where, unit);
 			d->bad_unit_logged = unit;
 			return DRV_LINK;
 		}
 		driver_quiet(d);
-		int rc = driver_xfer(d, op, t, start, count, regs, wregs);
-		err = errno;
+		st = driver_xfer(d, unit, pdu, (size_t)len, op == OP_READ ? regs : NULL, &err, exc);
 		driver_mark_end(d);
-		if (rc != -1)
+		/* Some devices only know "write multiple registers". */
+		if (st == DRV_EXCEPTION && *exc == 1 && single && t == TABLE_HOLDING) {
+			single = false;
+			len = mbpdu_write(pdu, t, start, count, wregs, false);
+			attempt--;
+			continue;
+		}
+		if (st == DRV_OK)
 			return DRV_OK;
-		st = driver_classify(err, exc);
 		driver_recover(d, st, err);
 		drv_log(3, "%s: unit %d %s %s %u+%u: %s (attempt %d)", d->where, unit,
-			  op == OP_READ ? "read" : "write", point_table_name(t),
-			  (unsigned)start, (unsigned)count, driver_errstr(err), attempt + 1);
-		if (st == DRV_EXCEPTION || (st == DRV_LINK && (err == EMBMDATA || err == EINVAL)))
+			op == OP_READ ? "read" : "write", point_table_name(t),
+			(unsigned)start, (unsigned)count, driver_errstr(err), attempt + 1);
+		if (st == DRV_EXCEPTION || st == DRV_GATEWAY)
 			return st;
 	}
 	return st;

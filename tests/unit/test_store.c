@@ -594,7 +594,7 @@ static void test_retention_age(void)
 		CHECK(store_put_reading(st, 1, 0, now - 2 * DAY + i * 1000, i, Q_GOOD) == 1);
 		CHECK(store_put_reading(st, 1, 0, now - HOUR + i * 1000, 1000 + i, Q_GOOD) == 1);
 	}
-	struct store_poll p = { now - 3 * DAY, true, 0, 0, 0, 0 };
+	struct store_poll p = { now - 3 * DAY, true, 0, 0, 0, 0, 0 };
 	CHECK(store_device_poll(st, 0, &p) == 0);
 	p.ts_ms = now - HOUR;
 	CHECK(store_device_poll(st, 0, &p) == 0);
@@ -875,10 +875,10 @@ static void test_device_stats(void)
 	sqlite3 *db;
 	int64_t h = (util_wall_ms() / HOUR - 5) * HOUR;   /* an hour boundary */
 	static const struct store_poll polls[] = {
-		{ 0, true, 0, 0, 0, 0 },
-		{ 0, true, 0, 2, 0, 0 },       /* exceptions: still a working link */
-		{ 0, false, 3, 0, 0, 0 },
-		{ 0, false, 1, 0, 1, 1 },
+		{ 0, true, 0, 0, 0, 0, 0 },
+		{ 0, true, 0, 2, 0, 0, 0 },       /* exceptions: still a working link */
+		{ 0, false, 3, 0, 0, 0, 0 },
+		{ 0, false, 1, 0, 1, 1, 0 },
 	};
 
 	path_of(path, sizeof path, "stats.db");
@@ -989,8 +989,8 @@ static void test_journal(void)
 		    (long long)(base + 21000)) == Q_STALE);
 
 	/* Polls are in the journal until the fold; the command line adds them. */
-	struct store_poll ok = { base + 500, true, 0, 0, 0, 0 };
-	struct store_poll bad = { base + 1500, false, 2, 0, 1, 300 };
+	struct store_poll ok = { base + 500, true, 0, 0, 0, 0, 0 };
+	struct store_poll bad = { base + 1500, false, 2, 0, 1, 300, 0 };
 	CHECK(store_device_poll(st, 0, &ok) == 0);
 	CHECK(store_device_poll(st, 0, &bad) == 0);
 	CHECK(store_flush(st) == 0);
@@ -1280,10 +1280,10 @@ static struct store *cli_fill_store(const char *path, struct config *cfg, struct
 	CHECK(store_device_state(st, 0, now - 20 * HOUR, true) == 0);
 	CHECK(store_device_state(st, 0, now - 6 * HOUR, false) == 0);
 	CHECK(store_device_state(st, 0, now - 4 * HOUR, true) == 0);
-	struct store_poll p1 = { now - 30 * HOUR, true, 0, 0, 0, 5 };     /* outside 10 h */
-	struct store_poll p2 = { now - 5 * HOUR, false, 2, 0, 1, 0 };
-	struct store_poll p3 = { now - 3 * HOUR, true, 0, 1, 0, 0 };
-	struct store_poll p4 = { now - HOUR / 2, true, 0, 0, 0, 0 };
+	struct store_poll p1 = { now - 30 * HOUR, true, 0, 0, 0, 5, 0 };     /* outside 10 h */
+	struct store_poll p2 = { now - 5 * HOUR, false, 2, 0, 1, 0, 0 };
+	struct store_poll p3 = { now - 3 * HOUR, true, 0, 1, 0, 0, 0 };
+	struct store_poll p4 = { now - HOUR / 2, true, 0, 0, 0, 0, 0 };
 	CHECK(store_device_poll(st, 0, &p1) == 0);
 	CHECK(store_device_poll(st, 0, &p2) == 0);
 	CHECK(store_device_poll(st, 0, &p3) == 0);
@@ -1686,7 +1686,7 @@ static void test_migrate_v1(void)
 	CHECK(q_int(db, "SELECT count(*) FROM journal") == 512);    /* 2 MB of 4 KB pages */
 	CHECK(store_put_reading(st, 0, 0, base + n * 1000LL + 1000, 0.125, Q_GOOD) == 0);
 	CHECK(store_put_reading(st, 0, 0, base + n * 1000LL + 2000, 0.5, Q_GOOD) == 1);
-	struct store_poll p = { base + n * 1000LL + 2000, true, 0, 0, 0, 0 };
+	struct store_poll p = { base + n * 1000LL + 2000, true, 0, 0, 0, 0, 0 };
 	CHECK(store_device_poll(st, 0, &p) == 0);
 	CHECK(store_flush(st) == 0);
 	CHECK(q_int(db, "SELECT count(*) FROM readings_all") == total + 1);
