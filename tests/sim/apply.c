@@ -1,8 +1,8 @@
 /*
  * apply: carries out parsed steps (scenario.h) on the model: the scenario's
- * when they are due, a --control line at once (read from stdin, one JSON
- * object per line, answered on stdout with "ok", "ok VALUE" or
- * "error: MESSAGE"). Every step applied is logged.
+ * when they are due (and the end of a fault's for_s), a --control line at
+ * once (read from stdin, one JSON object per line, answered on stdout with
+ * "ok", "ok VALUE" or "error: MESSAGE"). Every step applied is logged.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +50,29 @@ static void apply_illegal(struct sim *s, const struct sim_step *st, char *reply,
 			 st->start + st->count - 1);
 }
 
+static void apply_fault(struct sim *s, const struct sim_step *st)
+{
+	struct sim_dev *d = &s->model.devs[st->dev];
+	long long t = sim_elapsed_s(s);
+	char extra[64] = "";
+
+	d->fault.kind = st->fault;
+	d->fault.delay_ms = st->delay_ms;
+	d->fault.until_ms = st->for_s > 0 ? util_mono_ms() + (int64_t)(st->for_s * 1000.0) : 0;
+	if (st->fault == FAULT_NONE) {
+		log_info("sim", "t=%llds fault %s cleared", t, d->cfg->id);
+		return;
+	}
+	if (st->fault == FAULT_LATE)
+		snprintf(extra, sizeof(extra), " delay %d ms", st->delay_ms);
+	if (st->for_s > 0)
+		log_info("sim", "t=%llds fault %s %s%s for %gs", t, d->cfg->id,
+			 frame_fault_name(st->fault), extra, st->for_s);
+	else
+		log_info("sim", "t=%llds fault %s %s%s", t, d->cfg->id, frame_fault_name(st->fault),
+			 extra);
+}
+
 static void apply_get(struct sim *s, const struct sim_step *st, char *reply, size_t rlen)
 {
 	const struct sim_dev *d = &s->model.devs[st->dev];
@@ -93,15 +116,39 @@ void apply_step(struct sim *s, const struct sim_step *st, char *reply, size_t rl
 		s->model.drift = st->drift;
 		log_info("sim", "t=%llds drift %s", t, st->drift ? "on" : "off");
 		break;
+	case STEP_FAULT:
+		apply_fault(s, st);
+		break;
 	case STEP_GET:
 		apply_get(s, st, reply, rlen);
 		break;
 	}
 }
 
-int64_t apply_due(struct sim *s, int64_t now)
+/* Ends the faults whose for_s has passed; the next end, or INT64_MAX. */
+static int64_t apply_fault_ends(struct sim *s, int64_t now)
 {
 	int64_t next = INT64_MAX;
+
+	for (size_t k = 0; k < s->cfg->ndevices; k++) {
+		struct sim_fault *f = &s->model.devs[k].fault;
+
+		if (f->kind == FAULT_NONE || f->until_ms == 0)
+			continue;
+		if (now < f->until_ms) {
+			next = f->until_ms < next ? f->until_ms : next;
+			continue;
+		}
+		log_info("sim", "t=%llds fault %s %s ended", sim_elapsed_s(s),
+			 s->cfg->devices[k].id, frame_fault_name(f->kind));
+		f->kind = FAULT_NONE;
+	}
+	return next;
+}
+
+int64_t apply_due(struct sim *s, int64_t now)
+{
+	int64_t next = apply_fault_ends(s, now);
 	char reply[640];
 
 	while (s->next_step < s->nsteps &&

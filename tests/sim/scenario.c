@@ -1,9 +1,9 @@
 /*
  * scenario: parsing and validating steps (see scenario.h), from a scenario
  * file (a JSON array; every error is printed with its path, e.g.
- * "[3].exception.code: ...") or from one --control line (the first error is
+ * "[3].fault.kind: ...") or from one --control line (the first error is
  * the reply). A step has at_s (scenario only) and exactly one action: set,
- * offline, online, exception, illegal, drift; "get" on control.
+ * offline, online, exception, illegal, drift, fault; "get" on control.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -13,8 +13,11 @@
 
 #include "../../daemon/log.h"
 #include "../../drivers/codec.h"
+#include "frame.h"
 #include "scenario.h"
 #include "sim.h"
+
+#define SCENARIO_DELAY_MAX 600000  /* late: at most 10 minutes */
 
 static void scenario_err(struct sim_err *e, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -254,6 +257,45 @@ static int scenario_illegal_field(const char *key, json_t *jv, const char *path,
 	return 0;
 }
 
+static int scenario_fault_field(const char *key, json_t *jv, const char *path,
+				struct sim_step *st, struct sim_err *e)
+{
+	long long n;
+	int k;
+
+	if (strcmp(key, "kind") == 0) {
+		st->have_key = true;
+		if (json_is_null(jv))
+			return 0;
+		for (k = FAULT_NONE; k <= FAULT_SILENT; k++)
+			if (json_is_string(jv) &&
+			    strcmp(json_string_value(jv), frame_fault_name((enum fault_kind)k)) == 0)
+				break;
+		if (k > FAULT_SILENT) {
+			scenario_err(e, path, "must be one of garbage, truncate, bad_crc, wrong_unit, "
+				     "wrong_tid, late, silent; or none or null (clears)");
+			return -1;
+		}
+		st->fault = (enum fault_kind)k;
+	} else if (strcmp(key, "for_s") == 0) {
+		if (!json_is_number(jv) || !(json_number_value(jv) > 0) ||
+		    !isfinite(json_number_value(jv))) {
+			scenario_err(e, path, "must be a number of seconds > 0");
+			return -1;
+		}
+		st->for_s = json_number_value(jv);
+	} else if (strcmp(key, "delay_ms") == 0) {
+		if (scenario_int(jv, 1, SCENARIO_DELAY_MAX, &n) != 0) {
+			scenario_err(e, path, "must be an integer in 1..%d", SCENARIO_DELAY_MAX);
+			return -1;
+		}
+		st->delay_ms = (int)n;
+	} else {
+		return 1;
+	}
+	return 0;
+}
+
 static int scenario_exception(struct sim *s, json_t *v, const char *path, struct sim_step *st,
 			      struct sim_err *e)
 {
@@ -290,6 +332,32 @@ static int scenario_illegal(struct sim *s, json_t *v, const char *path, struct s
 	return rc;
 }
 
+static int scenario_fault(struct sim *s, json_t *v, const char *path, struct sim_step *st,
+			  struct sim_err *e)
+{
+	bool have_dev;
+	int rc = scenario_object(s, v, path,
+				 "{\"device\", \"kind\", \"for_s\", \"delay_ms\"}",
+				 scenario_fault_field, st, &have_dev, e);
+
+	if (!json_is_object(v))
+		return rc;
+	if (!have_dev || !st->have_key) {
+		scenario_err(e, path, "needs \"device\" and \"kind\"");
+		rc = -1;
+	} else if (st->fault == FAULT_LATE && st->delay_ms == 0) {
+		scenario_err(e, path, "kind \"late\" needs \"delay_ms\"");
+		rc = -1;
+	} else if (st->fault != FAULT_LATE && st->delay_ms > 0) {
+		scenario_err(e, path, "\"delay_ms\" goes only with kind \"late\"");
+		rc = -1;
+	} else if (st->fault == FAULT_NONE && st->for_s > 0) {
+		scenario_err(e, path, "\"for_s\" does not go with clearing a fault");
+		rc = -1;
+	}
+	return rc;
+}
+
 /* The action KEY of a step: its kind and parser. */
 static int scenario_action(struct sim *s, const char *key, json_t *v, const char *path,
 			   bool scenario, struct sim_step *st, struct sim_err *e)
@@ -311,6 +379,10 @@ static int scenario_action(struct sim *s, const char *key, json_t *v, const char
 		st->kind = STEP_ILLEGAL;
 		return scenario_illegal(s, v, path, st, e);
 	}
+	if (strcmp(key, "fault") == 0) {
+		st->kind = STEP_FAULT;
+		return scenario_fault(s, v, path, st, e);
+	}
 	if (strcmp(key, "drift") == 0) {
 		st->kind = STEP_DRIFT;
 		st->drift = json_is_true(v);
@@ -327,7 +399,7 @@ static int scenario_action(struct sim *s, const char *key, json_t *v, const char
 		return -1;
 	}
 	scenario_err(e, path, "unknown key (actions: set, offline, online, exception, "
-		     "illegal, drift%s)", scenario ? "; and at_s" : ", get");
+		     "illegal, drift, fault%s)", scenario ? "; and at_s" : ", get");
 	return -1;
 }
 
@@ -371,7 +443,7 @@ int scenario_parse_step(struct sim *s, json_t *o, const char *path, bool scenari
 	}
 	if (nact != 1) {
 		scenario_err(e, path, nact ? "more than one action in one step" :
-			     "no action (set, offline, online, exception, illegal, drift)");
+			     "no action (set, offline, online, exception, illegal, drift, fault)");
 		rc = -1;
 	}
 	return rc;

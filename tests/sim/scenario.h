@@ -18,7 +18,7 @@ struct sim;
 
 enum step_kind {
 	STEP_SET, STEP_OFFLINE, STEP_ONLINE, STEP_EXCEPTION, STEP_ILLEGAL, STEP_DRIFT,
-	STEP_GET
+	STEP_FAULT, STEP_GET
 };
 
 struct step_value {
@@ -30,11 +30,14 @@ struct sim_step {
 	double at_s;
 	size_t index;            /* position in the scenario file */
 	enum step_kind kind;
-	int dev, pt;             /* offline/online/exception/illegal; get */
+	int dev, pt;             /* offline/online/exception/illegal/fault; get */
 	int code;                /* exception */
 	enum yw_table table;     /* illegal */
 	uint32_t start, count;
 	bool drift;
+	enum fault_kind fault;   /* fault; FAULT_NONE clears */
+	double for_s;            /* fault: 0 = for ever */
+	int delay_ms;            /* fault late */
 	bool have_key;           /* while parsing: the action's required key was given */
 	struct step_value *values; /* set: owned */
 	size_t nvalues;

@@ -30,10 +30,11 @@ void stats_print(const struct sim *s, FILE *f)
 		const struct sim_count *c = &m->devs[k].count;
 
 		fprintf(f, "%s\"%s\": {\"requests\": %llu, \"reads\": %llu, \"writes\": %llu, "
-			"\"exceptions\": %llu, \"ignored\": %llu", k ? ", " : "",
+			"\"exceptions\": %llu, \"ignored\": %llu, \"faulted\": %llu", k ? ", " : "",
 			s->cfg->devices[k].id, (unsigned long long)c->requests,
 			(unsigned long long)c->reads, (unsigned long long)c->writes,
-			(unsigned long long)c->exceptions, (unsigned long long)c->ignored);
+			(unsigned long long)c->exceptions, (unsigned long long)c->ignored,
+			(unsigned long long)c->faulted);
 		for (int fc = 1; fc < SIM_NFC; fc++) {
 			bool always = false;
 

@@ -5,7 +5,7 @@
  * the cases after them): every function code 1-6, 15, 16, exceptions 1, 2
  * and 3, an offline device, a unit nobody plays, forced exceptions
  * (including the gateway codes 10 and 11) and an illegal range; then the
- * request counters and the framing of answers.
+ * request counters, the framing of answers and each fault's exact bytes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -190,6 +190,86 @@ static void check_framing(void)
 	CHECK(!frame_crc_ok(adu, n));
 }
 
+struct fault_case {
+	const char *name;
+	enum fault_kind kind;
+	enum sim_link link;
+	size_t len;              /* bytes sent */
+	int delay_ms;
+	const char *want;        /* exact bytes; NULL: random (checked below) */
+};
+
+/* The answer 03 02 00 07 of unit 5 (TCP transaction 0x1234) under each fault. */
+static const struct fault_case fault_cases[] = {
+	{ "none tcp", FAULT_NONE, LINK_TCP, 11, 0, "\x12\x34\0\0\0\x05\x05\x03\x02\0\x07" },
+	{ "truncate tcp", FAULT_TRUNCATE, LINK_TCP, 5, 0, "\x12\x34\0\0\0" },
+	{ "wrong_unit tcp", FAULT_WRONG_UNIT, LINK_TCP, 11, 0,
+	  "\x12\x34\0\0\0\x05\x06\x03\x02\0\x07" },
+	{ "wrong_tid tcp", FAULT_WRONG_TID, LINK_TCP, 11, 0,
+	  "\x12\x35\0\0\0\x05\x05\x03\x02\0\x07" },
+	{ "late tcp", FAULT_LATE, LINK_TCP, 11, 250, "\x12\x34\0\0\0\x05\x05\x03\x02\0\x07" },
+	{ "silent tcp", FAULT_SILENT, LINK_TCP, 0, 0, "" },
+	{ "garbage tcp", FAULT_GARBAGE, LINK_TCP, 11, 0, NULL },
+	{ "bad_crc tcp is garbage", FAULT_BAD_CRC, LINK_TCP, 11, 0, NULL },
+	{ "none rtu", FAULT_NONE, LINK_RTU, 7, 0, "\x05\x03\x02\0\x07\x08\x46" },
+	{ "bad_crc rtu", FAULT_BAD_CRC, LINK_RTU, 7, 0, "\x05\x03\x02\0\x07\xf7\xb9" },
+	{ "truncate rtu", FAULT_TRUNCATE, LINK_RTU, 3, 0, "\x05\x03\x02" },
+	{ "silent rtu", FAULT_SILENT, LINK_RTU, 0, 0, "" },
+	{ "garbage rtu", FAULT_GARBAGE, LINK_RTU, 7, 0, NULL },
+	{ "wrong_tid rtu is garbage", FAULT_WRONG_TID, LINK_RTU, 7, 0, NULL },
+};
+
+static void check_faults(void)
+{
+	static const uint8_t pdu[] = { 3, 2, 0, 7 };
+	uint64_t rng = 7;
+
+	for (size_t i = 0; i < sizeof(fault_cases) / sizeof(fault_cases[0]); i++) {
+		const struct fault_case *c = &fault_cases[i];
+		struct sim_fault f = { .kind = c->kind, .delay_ms = 250 };
+		uint8_t adu[FRAME_MAX], good[FRAME_MAX];
+		size_t n = c->link == LINK_TCP ? frame_tcp(adu, 0x1234, 5, pdu, sizeof(pdu)) :
+						 frame_rtu(adu, 5, pdu, sizeof(pdu));
+		int delay = -1;
+
+		check_case = c->name;
+		memcpy(good, adu, n);
+		n = frame_fault(&f, c->link, adu, n, &rng, &delay);
+		CHECK(n == c->len);
+		CHECK(delay == c->delay_ms);
+		if (c->want) {
+			CHECK(memcmp(adu, c->want, n) == 0);
+		} else {
+			CHECK(memcmp(adu, good, n) != 0);
+			CHECK(c->link == LINK_RTU || adu[2] != 0 || adu[3] != 0);
+			CHECK(c->link == LINK_TCP || !frame_crc_ok(adu, n));
+		}
+	}
+	check_case = "wrong_unit rtu";
+	{
+		uint8_t adu[FRAME_MAX];
+		size_t n = frame_rtu(adu, 247, pdu, sizeof(pdu));
+		struct sim_fault f = { .kind = FAULT_WRONG_UNIT };
+		int delay;
+
+		CHECK(frame_fault(&f, LINK_RTU, adu, n, &rng, &delay) == n);
+		CHECK(adu[0] == 1 && frame_crc_ok(adu, n));
+	}
+	check_case = "expiry";
+	{
+		struct sim_dev d;
+
+		memset(&d, 0, sizeof(d));
+		d.fault.kind = FAULT_SILENT;
+		d.fault.until_ms = 1000;
+		CHECK(model_fault(&d, 999) == &d.fault);
+		CHECK(model_fault(&d, 1000) == NULL);
+		d.fault.until_ms = 0;
+		CHECK(model_fault(&d, INT64_MAX) == &d.fault);
+	}
+	check_case = "";
+}
+
 int main(void)
 {
 	struct config cfg;
@@ -210,6 +290,7 @@ int main(void)
 	run_cases(&m);
 	check_counts(&m);
 	check_framing();
+	check_faults();
 	model_free(&m);
 	return check_report();
 }
