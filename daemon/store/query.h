@@ -105,47 +105,43 @@ struct query_report {
 	int64_t by_severity[QUERY_NSEVERITIES];  /* raised events, by enum yw_severity */
 };
 
-/* history: a cursor over a point's readings, oldest first (streamed: a
- * history can be millions of rows). */
+/* history: a cursor over the readings of POINT (DEVICE.POINT, removed
+ * points included) with SINCE <= ts <= UNTIL (INT64_MIN / INT64_MAX: no
+ * bound), oldest first, streamed (a history can be millions of rows). With
+ * QUERY_HISTORY_IN_FORCE, when no reading is at SINCE itself, the first row
+ * is the last reading before it (with its own ts): the value in force. */
 struct query_history;
-#define QUERY_HISTORY_IN_FORCE 1u   /* first row: the last reading before SINCE */
+#define QUERY_HISTORY_IN_FORCE 1u
 
-/* Open the store at PATH read-only and check its schema version. QUERY_OK
- * and *OUT; QUERY_NOT_FOUND (no such file, not a store, no schema) or
- * QUERY_ERROR with the message in ERR. */
+/* Open PATH read-only: QUERY_NOT_FOUND (no file, not a store), message in ERR. */
 int query_open(const char *path, struct query **out, char *err, size_t errlen);
 /* Close; NULL is a no-op. */
 void query_close(struct query *q);
 /* The message of the last failure. */
 const char *query_error(const struct query *q);
-/* Start / end one read transaction: the queries between see one snapshot. */
+/* Start one read transaction: the queries until query_end see one snapshot. */
 int query_begin(struct query *q);
+/* End the read transaction (the next query sees the latest writes). */
 void query_end(struct query *q);
-
-/* The gateway summary into *OUT; free with query_status_free. */
+/* The gateway summary; free its strings with query_status_free. */
 int query_status(struct query *q, struct query_status *out);
 void query_status_free(struct query_status *s);
-/* Devices not removed; *ROWS malloc'd (free()). */
+/* Devices not removed, in config order; *ROWS is one malloc'd array (free()). */
 int query_devices(struct query *q, struct query_device **rows, size_t *n);
-/* Points of DEVICE (NULL: all), latest reading each; *ROWS malloc'd (free()).
- * QUERY_NOT_FOUND for a device that does not exist (or was removed). */
+/* Points of DEVICE (NULL: all), latest reading each; *ROWS free(); QUERY_NOT_FOUND. */
 int query_points(struct query *q, const char *device, struct query_point **rows, size_t *n);
-/* Alarm events with ts >= SINCE, newest first; ACTIVE: the latest event of
- * each active alarm raised at or after SINCE, newest raise first. SINCE
- * INT64_MIN: all. Free with query_events_free. */
+/* Events ts >= SINCE (INT64_MIN: all) newest first; ACTIVE: active alarms raised since. */
 int query_alarms(struct query *q, bool active, int64_t since, struct query_event **rows,
 		 size_t *n);
 void query_events_free(struct query_event *rows, size_t n);
-/* Readings of POINT (DEVICE.POINT) with SINCE <= ts <= UNTIL (INT64_MIN,
- * INT64_MAX: no bound), removed points included. FLAGS QUERY_HISTORY_IN_FORCE:
- * when no reading is at SINCE exactly, the first row is the last one before
- * it (with its own ts). QUERY_NOT_FOUND for an unknown point. */
+/* A cursor over POINT's readings in [SINCE, UNTIL] (see above); QUERY_NOT_FOUND. */
 int query_history_open(struct query *q, const char *point, int64_t since, int64_t until,
 		       unsigned flags, struct query_history **out);
-/* The point's type (for printing its values). */
+/* The point's type (how to print its values). */
 enum yw_type query_history_type(const struct query_history *h);
-/* The next reading: 1 (*R filled), 0 at the end, QUERY_ERROR. */
+/* The next reading into *R: 1, 0 at the end, QUERY_ERROR. */
 int query_history_next(struct query_history *h, struct query_reading *r);
+/* Close the cursor; NULL is a no-op. */
 void query_history_close(struct query_history *h);
 /* The maintenance report of [SINCE, UNTIL]; free with query_report_free. */
 int query_report(struct query *q, int64_t since, int64_t until, struct query_report *out);
