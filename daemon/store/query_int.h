@@ -26,8 +26,9 @@ sqlite3_stmt *query_prepare(struct query *q, const char *sql);
  * allocated). 0, or QUERY_ERROR after recording "out of memory". */
 int query_grow(struct query *q, void **arr, size_t *cap, size_t n, size_t size);
 
-/* Column COL as text (NULL for SQL NULL), copied into BUF ("" for NULL). */
+/* Column COL as text, NULL for SQL NULL. */
 const char *query_col_text(sqlite3_stmt *s, int col);
+/* Column COL's text copied into BUF ("" for SQL NULL; truncated to LEN). */
 void query_col_copy(sqlite3_stmt *s, int col, char *buf, size_t len);
 /* Column COL as a time: QUERY_NO_TIME for NULL. */
 int64_t query_col_time(sqlite3_stmt *s, int col);
