@@ -1,0 +1,69 @@
+/*
+ * cmd_alarms: the alarm events, newest first, or (--active) the latest
+ * event of each active alarm. The events are printed from the documents the
+ * store holds (as published on MQTT), so the table and the JSON agree with
+ * what the centre received.
+ */
+#include <stdio.h>
+
+#include "../store/query_json.h"
+#include "cli.h"
+#include "output.h"
+
+static const char *cli_jstr(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	return v ? v : "-";
+}
+
+static void cli_alarm_row(struct cli_table *t, json_t *ev, bool active)
+{
+	json_t *val = json_object_get(ev, "value");
+	const char *unit = json_string_value(json_object_get(ev, "unit"));
+	char v[64] = "-";
+
+	if (json_is_boolean(val))
+		snprintf(v, sizeof v, "%s", json_is_true(val) ? "true" : "false");
+	else if (json_is_number(val))
+		snprintf(v, sizeof v, "%.7g%s%s", json_number_value(val), unit ? " " : "",
+			 unit ? unit : "");
+	cli_table_row(t, cli_jstr(ev, active ? "raised_ts" : "ts"), cli_jstr(ev, "state"),
+		      cli_jstr(ev, "severity"), cli_jstr(ev, "category"), cli_jstr(ev, "alarm"),
+		      json_is_true(json_object_get(ev, "acked")) ? "yes" : "no", v,
+		      cli_jstr(ev, "message"));
+}
+
+int cli_alarms(struct cli *c)
+{
+	struct cli_table t = { .ncols = 8, .align = "llllllrl" };
+	struct query_event *rows;
+	json_t *arr = NULL;
+	size_t n;
+	int rc = query_alarms(c->q, c->active, c->has_since ? c->since : INT64_MIN, &rows, &n);
+
+	if (rc != QUERY_OK)
+		return cli_query_fail(c, rc);
+	if (c->json)
+		arr = json_array();
+	else
+		cli_table_row(&t, c->active ? "RAISED" : "TS", "STATE", "SEVERITY", "CATEGORY", "ALARM",
+			      "ACKED", "VALUE", "MESSAGE");
+	for (size_t i = 0; i < n; i++) {
+		json_error_t err;
+		json_t *ev = query_json_event(&rows[i], &err);
+
+		if (!ev) {
+			fprintf(stderr, "yardwatch: %s: skipped an unreadable alarm event: %s\n",
+				c->path, err.text);
+			continue;
+		}
+		if (c->json) {
+			json_array_append_new(arr, ev);
+			continue;
+		}
+		cli_alarm_row(&t, ev, c->active);
+		json_decref(ev);
+	}
+	query_events_free(rows, n);
+	return c->json ? cli_print_json(arr) : cli_table_print(&t);
+}

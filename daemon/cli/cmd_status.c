@@ -1,0 +1,136 @@
+/*
+ * cmd_status: the commands about the present state: status (the gateway
+ * summary), devices, points (latest values).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../store/query_json.h"
+#include "cli.h"
+#include "output.h"
+
+/* ---- status ---- */
+
+static int cli_status_table(struct cli *c, const struct query_status *st)
+{
+	char site[YW_TEXT_MAX * 2], devs[64], alarms[64], outbox[64], store[YW_PATH_MAX + 64];
+	char readings[2 * CLI_TIME_LEN + 8], opened[CLI_TIME_LEN + 32], created[CLI_TIME_LEN];
+	char t1[CLI_TIME_LEN], t2[CLI_TIME_LEN], dur[32];
+	const char *name = st->site_name;
+	bool named = name && *name;
+	struct cli_table t = { .ncols = 2, .align = "ll" };
+
+	snprintf(site, sizeof site, "%s%s%s%s", st->site ? st->site : "-", named ? " (" : "",
+		 named ? name : "", named ? ")" : "");
+	snprintf(devs, sizeof devs, "%lld online / %lld", (long long)st->devices_online,
+		 (long long)st->devices_total);
+	snprintf(alarms, sizeof alarms, "%lld active", (long long)st->alarms_active);
+	snprintf(outbox, sizeof outbox, "%lld unsent", (long long)st->outbox_depth);
+	snprintf(store, sizeof store, "%s, %.1f MB", c->path,
+		 (double)st->db_bytes / (1024.0 * 1024.0));
+	if (st->first_ts == QUERY_NO_TIME)
+		snprintf(readings, sizeof readings, "none");
+	else
+		snprintf(readings, sizeof readings, "%s .. %s", cli_time(st->first_ts, t1),
+			 cli_time(st->last_ts, t2));
+	if (st->opened == QUERY_NO_TIME)
+		snprintf(opened, sizeof opened, "-");
+	else
+		snprintf(opened, sizeof opened, "%s (%s ago)", cli_time(st->opened, t1),
+			 cli_fmt_duration(c->now - st->opened, dur, sizeof dur));
+	if (st->created == QUERY_NO_TIME)
+		snprintf(created, sizeof created, "-");
+	else
+		cli_time(st->created, created);
+
+	cli_table_row(&t, "site", site);
+	cli_table_row(&t, "gateway", st->gateway);
+	cli_table_row(&t, "devices", devs);
+	cli_table_row(&t, "alarms", alarms);
+	cli_table_row(&t, "outbox", outbox);
+	cli_table_row(&t, "store", store);
+	cli_table_row(&t, "created", created);
+	cli_table_row(&t, "opened", opened);
+	cli_table_row(&t, "readings", readings);
+	return cli_table_print(&t);
+}
+
+int cli_status(struct cli *c)
+{
+	struct query_status st;
+	int rc = query_status(c->q, &st), ret;
+
+	if (rc != QUERY_OK)
+		return cli_query_fail(c, rc);
+	ret = c->json ? cli_print_json(query_json_status(&st)) : cli_status_table(c, &st);
+	query_status_free(&st);
+	return ret;
+}
+
+/* ---- devices ---- */
+
+static int cli_devices_table(const struct query_device *rows, size_t n)
+{
+	struct cli_table t = { .ncols = 7, .align = "llrllrr" };
+
+	cli_table_row(&t, "DEVICE", "BUS", "UNIT", "STATE", "LAST OK", "POLLS", "ERRORS");
+	for (size_t i = 0; i < n; i++) {
+		const struct query_device *d = &rows[i];
+		char unit[24], polls[24], errors[24], t1[CLI_TIME_LEN] = "-";
+
+		if (d->last_ok != QUERY_NO_TIME)
+			cli_time(d->last_ok, t1);
+		snprintf(unit, sizeof unit, "%lld", (long long)d->unit_id);
+		snprintf(polls, sizeof polls, "%lld", (long long)d->polls);
+		snprintf(errors, sizeof errors, "%lld", (long long)d->errors);
+		cli_table_row(&t, d->id, d->bus, unit, d->state, t1, polls, errors);
+	}
+	return cli_table_print(&t);
+}
+
+int cli_devices(struct cli *c)
+{
+	struct query_device *rows;
+	size_t n;
+	int rc = query_devices(c->q, &rows, &n), ret;
+
+	if (rc != QUERY_OK)
+		return cli_query_fail(c, rc);
+	ret = c->json ? cli_print_json(query_json_devices(rows, n)) : cli_devices_table(rows, n);
+	free(rows);
+	return ret;
+}
+
+/* ---- points ---- */
+
+static int cli_points_table(const struct query_point *rows, size_t n)
+{
+	struct cli_table t = { .ncols = 5, .align = "lrlll" };
+
+	cli_table_row(&t, "POINT", "VALUE", "UNIT", "TS", "QUALITY");
+	for (size_t i = 0; i < n; i++) {
+		const struct query_point *p = &rows[i];
+		bool never = p->latest.ts == QUERY_NO_TIME;
+		char v[48], t1[CLI_TIME_LEN] = "-";
+
+		cli_fmt_value(&p->latest, p->type, false, v, sizeof v);
+		if (!never)
+			cli_time(p->latest.ts, t1);
+		cli_table_row(&t, p->id, never || !*v ? "-" : v, *p->unit ? p->unit : NULL, t1,
+			      point_quality_name(p->latest.quality));
+	}
+	return cli_table_print(&t);
+}
+
+int cli_points(struct cli *c)
+{
+	struct query_point *rows;
+	size_t n;
+	int rc = query_points(c->q, c->arg, &rows, &n), ret;
+
+	if (rc != QUERY_OK)
+		return cli_query_fail(c, rc);
+	ret = c->json ? cli_print_json(query_json_points(rows, n)) : cli_points_table(rows, n);
+	free(rows);
+	return ret;
+}

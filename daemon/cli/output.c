@@ -1,0 +1,161 @@
+/*
+ * output: tables, value and time text, and JSON printing for yardwatch.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util.h"
+#include "../store/query_json.h"
+#include "cli.h"
+#include "output.h"
+
+#define CLI_TABLE_MAXCOLS 16
+
+/* ---- tables for people ---- */
+
+void cli_table_row(struct cli_table *t, ...)
+{
+	va_list ap;
+
+	if (t->nrows == t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 32;
+		char **nc = realloc(t->cells, ncap * t->ncols * sizeof *nc);
+		if (!nc) {
+			t->oom = true;
+			return;
+		}
+		t->cells = nc;
+		t->cap = ncap;
+	}
+	va_start(ap, t);
+	for (size_t i = 0; i < t->ncols; i++) {
+		const char *v = va_arg(ap, const char *);
+		char *d = strdup(v ? v : "-");
+		if (!d)
+			t->oom = true;
+		t->cells[t->nrows * t->ncols + i] = d;
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+void cli_table_free(struct cli_table *t)
+{
+	if (t->cells)
+		for (size_t i = 0; i < t->nrows * t->ncols; i++)
+			free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = t->cap = 0;
+}
+
+int cli_table_print(struct cli_table *t)
+{
+	size_t width[CLI_TABLE_MAXCOLS] = { 0 };
+	int ret = CLI_EX_OK;
+
+	if (t->oom) {
+		fputs("yardwatch: out of memory\n", stderr);
+		ret = CLI_EX_FAIL;
+		goto out_free;
+	}
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t i = 0; i < t->ncols && i < CLI_TABLE_MAXCOLS; i++) {
+			size_t n = strlen(t->cells[r * t->ncols + i]);
+			if (n > width[i])
+				width[i] = n;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols && i < CLI_TABLE_MAXCOLS; i++) {
+			const char *v = t->cells[r * t->ncols + i];
+			bool last = i + 1 == t->ncols;
+			if (t->align[i] == 'r')
+				printf("%*s%s", (int)width[i], v, last ? "" : "  ");
+			else if (last)
+				fputs(v, stdout);
+			else
+				printf("%-*s  ", (int)width[i], v);
+		}
+		putchar('\n');
+	}
+out_free:
+	cli_table_free(t);
+	return ret;
+}
+
+/* ---- JSON ---- */
+
+int cli_dump_json(json_t *v)
+{
+	return json_dumpf(v, stdout, QUERY_JSON_FLAGS) == 0 ? 0 : -1;
+}
+
+int cli_print_json(json_t *root)
+{
+	int r;
+
+	if (!root) {
+		fputs("yardwatch: out of memory\n", stderr);
+		return CLI_EX_FAIL;
+	}
+	r = cli_dump_json(root);
+	json_decref(root);
+	if (r != 0) {
+		fputs("yardwatch: cannot write the JSON output\n", stderr);
+		return CLI_EX_FAIL;
+	}
+	putchar('\n');
+	return CLI_EX_OK;
+}
+
+/* ---- values and times ---- */
+
+char *cli_time(int64_t ms, char *buf)
+{
+	return util_fmt_time(ms, buf, CLI_TIME_LEN);
+}
+
+/* A value fit for a table: float32 points carry about 7 significant digits,
+ * so they are rounded to that (230.1, not 230.100006103516). JSON and CSV
+ * keep the stored value. */
+static double cli_round_value(double v, enum yw_type type)
+{
+	char buf[32];
+
+	if (type == TYPE_FLOAT32) {
+		snprintf(buf, sizeof buf, "%.7g", v);
+		return strtod(buf, NULL);
+	}
+	return v;
+}
+
+char *cli_fmt_value(const struct query_reading *r, enum yw_type type, bool numeric, char *buf,
+		    size_t len)
+{
+	buf[0] = '\0';
+	if (!r->has_value)
+		return buf;
+	if (type == TYPE_BOOL)
+		snprintf(buf, len, "%s", r->value != 0 ? (numeric ? "1" : "true") :
+			 (numeric ? "0" : "false"));
+	else
+		snprintf(buf, len, "%.15g", numeric ? r->value : cli_round_value(r->value, type));
+	return buf;
+}
+
+char *cli_fmt_duration(int64_t ms, char *buf, size_t len)
+{
+	int64_t s = ms / 1000;
+
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, len, "%llds", (long long)s);
+	return buf;
+}
