@@ -139,10 +139,10 @@ static struct store *fill(const char *path, const struct config *cfg, int64_t no
 {
 	struct store *st = NULL;
 	const struct store_poll polls[] = {
-		{ now - 30 * HOUR, true, 0, 0, 0, 0 },
-		{ now - 5 * HOUR, false, 2, 0, 1, 0 },
-		{ now - 3 * HOUR, true, 0, 1, 0, 0 },
-		{ now - HOUR / 2, true, 0, 0, 0, 0 },
+		{ now - 30 * HOUR, true, 0, 0, 0, 0, 0 },
+		{ now - 5 * HOUR, false, 2, 0, 1, 0, 0 },
+		{ now - 3 * HOUR, true, 0, 1, 0, 0, 0 },
+		{ now - HOUR / 2, true, 0, 0, 0, 0, 0 },
 	};
 
 	if (store_open(path, &st) != 0 || store_configure(st, cfg) != 0)
