@@ -174,7 +174,7 @@ struct gateway *gateway_new(const struct config *cfg, struct store *st)
 		free(gw);
 		return NULL;
 	}
-	if (load_alarm_states(gw) < 0) {
+	if (load_alarm_states(gw) < 0 || gw_events_init(gw) < 0) {
 		gateway_free(gw);
 		return NULL;
 	}
@@ -193,6 +193,7 @@ void gateway_free(struct gateway *gw)
 {
 	if (!gw)
 		return;
+	gw_events_free(gw);
 	free_runtime(gw->cfg->ndevices, gw->cfg->nalarms, gw->devs, gw->alarms, gw->pt_alarms);
 	free(gw);
 }
@@ -203,6 +204,8 @@ void gateway_attach(struct gateway *gw, struct bus_worker **workers, struct mqtt
 	if (gw->link != link) {
 		gw->link = link;
 		gw->ninflight = 0;
+		for (size_t i = 0; i < gw->nheld; i++)
+			gw->held[i].sent = gw->held[i].acked;
 		gw->cur_prio = -1;
 		gw->cur_id = 0;
 	}
@@ -286,23 +289,28 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 	const struct device_cfg *dc = &gw->cfg->devices[d];
 	int64_t raised = dr->off.raised_ts;
 
-	if (dr->state == (online ? 1 : 0))
-		return;
-	dr->state = online ? 1 : 0;
-	log_info("poll", "%s (unit %d) is %s", dc->id, dc->unit, online ? "online" : "offline");
-	store_device_state(gw->st, d, ts, online);
-	device_status(gw, d, ts);
-	enum alarm_event ev = alarm_offline(&dr->off, !online, ts);
-	if (ev != ALARM_EV_NONE)
-		gw_emit_offline(gw, d, ev, ts, ev == ALARM_EV_RAISED ? dr->off.raised_ts :
-					      (raised ? raised : ts));
-	if (!online) {
-		/* Points of an offline device are stale from now on. */
-		for (size_t p = 0; p < dc->npoints; p++) {
-			dr->quality[p] = Q_STALE;
-			store_put_reading(gw->st, d, (int)p, ts, 0, Q_STALE);
+	if (dr->state != (online ? 1 : 0)) {
+		dr->state = online ? 1 : 0;
+		log_info("poll", "%s (unit %d) is %s", dc->id, dc->unit,
+			 online ? "online" : "offline");
+		store_device_state(gw->st, d, ts, online);
+		device_status(gw, d, ts);
+		if (!online) {
+			/* Points of an offline device are stale from now on. */
+			for (size_t p = 0; p < dc->npoints; p++) {
+				dr->quality[p] = Q_STALE;
+				store_put_reading(gw->st, d, (int)p, ts, 0, Q_STALE);
+			}
 		}
 	}
+	/* The offline alarm follows the device state; its state changes only
+	 * with a recorded event (else the next poll tries again). */
+	struct alarm_state next = dr->off;
+	enum alarm_event ev = alarm_offline(&next, !online, ts);
+	if (ev == ALARM_EV_NONE ||
+	    gw_emit_offline(gw, d, ev, ts, ev == ALARM_EV_RAISED ? next.raised_ts :
+					   (raised ? raised : ts), &next, true) >= 0)
+		dr->off = next;
 }
 
 /* ---------- results ---------- */
@@ -435,6 +443,8 @@ int gateway_tick(struct gateway *gw, int64_t now)
 
 	if (now >= gw->next_flush) {
 		store_flush(gw->st);
+		if (gw->nheld)
+			gw_store_held(gw);
 		gw->next_flush = now + FLUSH_MS;
 		/* Status rows added by the batch may wait in the outbox. */
 		gw_pump(gw);

@@ -48,10 +48,31 @@ struct alarm_rt {
 	char *event;                /* latest event JSON (for alarms/active) */
 };
 
+/* A message in flight: an outbox row of the store (ROW > 0) or a held
+ * event (ROW == 0, SEQ names it). */
 struct inflight {
 	int mid;
 	int64_t row;
+	int64_t seq;
 };
+
+/* An alarm event the store could not commit (disk full, I/O error, locked):
+ * it is held here with its seq, published from here, and written to the
+ * store, in seq order, as soon as the store takes it (gw_events.c). */
+struct held_event {
+	int64_t seq;
+	char alarm[YW_FULLID_MAX];
+	enum alarm_event ev;
+	enum yw_category cat;
+	enum yw_severity sev;
+	int64_t ts_ms;
+	struct alarm_state state;   /* the alarm's state after the event */
+	char *json;                 /* owned */
+	char *topic;                /* owned; NULL on a gateway without MQTT */
+	bool sent;                  /* published, PUBACK not yet seen */
+	bool acked;                 /* the broker acknowledged it */
+};
+#define HELD_MAX 4096           /* events held at most (bounded memory) */
 
 struct gateway {
 	const struct config *cfg;
@@ -76,6 +97,14 @@ struct gateway {
 	int64_t cur_id;
 	bool outbox_idle;           /* the last fetch found nothing new */
 	bool active_dirty;          /* alarms/active must be republished */
+
+	/* durability (gw_events.c) */
+	int64_t next_seq;           /* the seq of the next event */
+	struct held_event *held;    /* owned: events not yet in the store, by seq */
+	size_t nheld, capheld;
+	bool store_failing;         /* the last commit failed; held events wait */
+	int64_t store_fail_mono;    /* since when (monotonic ms) */
+	char store_error[YW_TEXT_MAX];
 };
 
 
@@ -88,9 +117,20 @@ const int *gw_alarms_of_point(const struct gateway *gw, int dev, int pt);
 void gw_publish_result(struct gateway *gw, const char *id, bool ok, const char *err, const struct pl_value *value);
 
 /* gw_alarms.c */
-void gw_emit_alarm(struct gateway *gw, int a, enum alarm_event ev, int64_t ts, int64_t raised_ts, double value, bool have_value);
-void gw_emit_offline(struct gateway *gw, int d, enum alarm_event ev, int64_t ts, int64_t raised_ts);
+int gw_emit_alarm(struct gateway *gw, int a, enum alarm_event ev, int64_t ts, int64_t raised_ts,
+		  double value, bool have_value, const struct alarm_state *after, bool may_hold);
+int gw_emit_offline(struct gateway *gw, int d, enum alarm_event ev, int64_t ts, int64_t raised_ts,
+		    const struct alarm_state *after, bool may_hold);
 void gw_eval_alarms(struct gateway *gw, int d, int p, double v, enum yw_quality q, int64_t ts);
+
+/* gw_events.c */
+int gw_events_init(struct gateway *gw);
+void gw_events_free(struct gateway *gw);
+int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_state *after,
+		    char **event_slot, bool may_hold);
+void gw_store_held(struct gateway *gw);
+size_t gw_held_unsent(const struct gateway *gw);
+struct held_event *gw_held_find(struct gateway *gw, int64_t seq);
 
 /* gw_uplink.c */
 bool gw_outbox_pending(struct gateway *gw);

@@ -9,7 +9,32 @@
 
 bool gw_outbox_pending(struct gateway *gw)
 {
-	return gw->ninflight > 0 || store_outbox_depth(gw->st) > 0;
+	return gw->ninflight > 0 || gw_held_unsent(gw) > 0 || store_outbox_depth(gw->st) > 0;
+}
+
+/* Held events in flight are sent again on the next connect. */
+static void held_unsend(struct gateway *gw)
+{
+	for (size_t i = 0; i < gw->nheld; i++)
+		if (!gw->held[i].acked)
+			gw->held[i].sent = false;
+}
+
+/* Publish the held events not yet sent, oldest first, while there is room
+ * in flight. false when the link failed. */
+static bool pump_held(struct gateway *gw)
+{
+	for (size_t i = 0; i < gw->nheld && gw->ninflight < OUTBOX_INFLIGHT; i++) {
+		struct held_event *h = &gw->held[i];
+		int mid = 0;
+		if (h->sent || h->acked || !h->topic)
+			continue;
+		if (mqtt_publish(gw->link, h->topic, h->json, 1, false, &mid) < 0)
+			return false;
+		h->sent = true;
+		gw->inflight[gw->ninflight++] = (struct inflight){ .mid = mid, .row = 0, .seq = h->seq };
+	}
+	return true;
 }
 
 static bool is_inflight(const struct gateway *gw, int64_t row)
@@ -41,25 +66,46 @@ void gw_publish_active(struct gateway *gw)
 	free(json);
 }
 
-/* Send outbox rows oldest first (alarm events first) while there is room in
- * flight. Rows leave the store only on PUBACK (gateway_on_publish). */
+/* Send outbox rows oldest first while there is room in flight: the alarm
+ * events of the store, then the held events (newer: they wait behind the
+ * store's), then device status rows. Rows leave the store only on PUBACK
+ * (cb_publish). */
 void gw_pump(struct gateway *gw)
 {
 	struct outbox_row rows[OUTBOX_INFLIGHT];
 
 	if (!gw->link || !mqtt_connected(gw->link))
 		return;
-	while (gw->ninflight < OUTBOX_INFLIGHT && !gw->outbox_idle) {
+	while (gw->ninflight < OUTBOX_INFLIGHT) {
+		if (gw->outbox_idle || gw->cur_prio > PRIO_ALARM) {
+			if (!pump_held(gw))
+				goto link_down;
+			if (gw->outbox_idle || gw->ninflight >= OUTBOX_INFLIGHT)
+				break;
+		}
 		int want = OUTBOX_INFLIGHT - gw->ninflight;
 		int n = store_outbox_fetch(gw->st, gw->cur_prio, gw->cur_id, rows, want);
-		if (n < 0)
+		if (n < 0) {
+			/* the store cannot be read: held events still go */
+			if (!pump_held(gw))
+				goto link_down;
 			return;
+		}
 		if (n == 0) {
 			gw->outbox_idle = true;
-			break;
+			continue;
 		}
 		for (int i = 0; i < n; i++) {
 			int mid = 0;
+			if (rows[i].prio > PRIO_ALARM && gw->cur_prio <= PRIO_ALARM &&
+			    gw_held_unsent(gw) > 0) {
+				/* the store's alarm rows are out: held events next */
+				for (int j = i; j < n; j++)
+					store_outbox_row_free(&rows[j]);
+				gw->cur_prio = PRIO_ALARM + 1;
+				gw->cur_id = 0;
+				break;
+			}
 			gw->cur_prio = rows[i].prio;
 			gw->cur_id = rows[i].id;
 			if (!is_inflight(gw, rows[i].id) && gw->ninflight < OUTBOX_INFLIGHT) {
@@ -73,9 +119,8 @@ void gw_pump(struct gateway *gw)
 					return;
 				}
 				if (rows[i].qos > 0) {
-					gw->inflight[gw->ninflight].mid = mid;
-					gw->inflight[gw->ninflight].row = rows[i].id;
-					gw->ninflight++;
+					gw->inflight[gw->ninflight++] = (struct inflight){
+						.mid = mid, .row = rows[i].id, .seq = 0 };
 				} else {
 					store_outbox_delete(gw->st, rows[i].id);
 				}
@@ -85,12 +130,24 @@ void gw_pump(struct gateway *gw)
 	}
 	if (gw->active_dirty && !gw_outbox_pending(gw))
 		gw_publish_active(gw);
+	return;
+
+link_down:
+	/* start over on the next connect */
+	gw->cur_prio = -1;
+	gw->cur_id = 0;
 }
 
 void gw_publish_status(struct gateway *gw)
 {
-	char *json = payload_status_online(YW_VERSION, gw->started_ms, util_wall_ms(),
-					   store_outbox_depth(gw->st));
+	struct pl_status ps = {
+		.version = YW_VERSION,
+		.started_ms = gw->started_ms,
+		.ts_ms = util_wall_ms(),
+		.outbox = store_outbox_depth(gw->st) + (int64_t)gw->nheld,
+		.store_failing = gw->store_failing,
+	};
+	char *json = payload_status_online(&ps);
 	if (!json)
 		return;
 	mqtt_publish(gw->link, gw->status_topic, json, 1, true, NULL);
@@ -101,6 +158,7 @@ static void cb_connect(void *ctx)
 {
 	struct gateway *gw = ctx;
 	gw->ninflight = 0;
+	held_unsend(gw);
 	gw->cur_prio = -1;
 	gw->cur_id = 0;
 	gw->outbox_idle = false;
@@ -114,6 +172,7 @@ static void cb_disconnect(void *ctx)
 	struct gateway *gw = ctx;
 	/* Whatever was in flight is sent again on the next connect. */
 	gw->ninflight = 0;
+	held_unsend(gw);
 	gw->cur_prio = -1;
 	gw->cur_id = 0;
 }
@@ -124,7 +183,13 @@ static void cb_publish(void *ctx, int mid)
 	for (int i = 0; i < gw->ninflight; i++) {
 		if (gw->inflight[i].mid != mid)
 			continue;
-		store_outbox_delete(gw->st, gw->inflight[i].row);
+		if (gw->inflight[i].row > 0) {
+			store_outbox_delete(gw->st, gw->inflight[i].row);
+		} else {
+			struct held_event *h = gw_held_find(gw, gw->inflight[i].seq);
+			if (h)
+				h->acked = true;
+		}
 		gw->inflight[i] = gw->inflight[--gw->ninflight];
 		gw_pump(gw);
 		return;
@@ -148,54 +213,76 @@ static int find_point(const struct config *cfg, const char *full, int *dev, int 
 	return *pt < 0 ? -1 : 0;
 }
 
+/* Record the events of an acknowledgement; the first may not be held (an
+ * ack that cannot be committed is refused). 0 / -1 with ERR filled. */
+static int ack_record(struct gateway *gw, int a, int d, const enum alarm_event *ev, int n,
+		      const struct alarm_state *next, int64_t ts, int64_t raised, char *err,
+		      size_t errlen)
+{
+	for (int i = 0; i < n; i++) {
+		int rc;
+		if (a >= 0) {
+			const struct alarm_cfg *ac = &gw->cfg->alarms[a];
+			struct dev_rt *dr = &gw->devs[ac->device];
+			rc = gw_emit_alarm(gw, a, ev[i], ts, raised ? raised : ts, dr->values[ac->pt],
+					   dr->quality[ac->pt] == Q_GOOD, next, i > 0);
+		} else {
+			rc = gw_emit_offline(gw, d, ev[i], ts, raised ? raised : ts, next, i > 0);
+		}
+		if (rc < 0 && i == 0) {
+			snprintf(err, errlen, "the acknowledgement could not be recorded: the store "
+				 "cannot commit (alarm unchanged; try again)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void cmd_ack(struct gateway *gw, const struct pl_cmd *c)
 {
 	const char *id = c->id_null ? NULL : c->id;
 	enum alarm_event ev[2];
 	int64_t ts = util_wall_ms();
 	char err[YW_TEXT_MAX + 64];
-	int a = config_find_alarm(gw->cfg, c->alarm);
+	int a = config_find_alarm(gw->cfg, c->alarm), d = -1;
+	struct alarm_state *cur = NULL;
+	bool latch = false;
 
 	if (a >= 0) {
-		int64_t raised = gw->alarms[a].st.raised_ts;
-		int n = alarm_ack(gw->cfg->alarms[a].latch, &gw->alarms[a].st, ev);
-		if (n < 0) {
-			snprintf(err, sizeof err, "alarm %s is not active", c->alarm);
-			gw_publish_result(gw, id, false, err, NULL);
-			return;
+		cur = &gw->alarms[a].st;
+		latch = gw->cfg->alarms[a].latch;
+	} else {
+		/* DEVICE.offline */
+		size_t len = strlen(c->alarm);
+		if (len > 8 && strcmp(c->alarm + len - 8, ".offline") == 0) {
+			char dev[YW_FULLID_MAX];
+			util_strlcpy(dev, c->alarm, sizeof dev);
+			dev[len - 8] = '\0';
+			d = config_find_device(gw->cfg, dev);
+			if (d >= 0)
+				cur = &gw->devs[d].off;
 		}
-		const struct alarm_cfg *ac = &gw->cfg->alarms[a];
-		struct dev_rt *dr = &gw->devs[ac->device];
-		bool have = dr->quality[ac->pt] == Q_GOOD;
-		for (int i = 0; i < n; i++)
-			gw_emit_alarm(gw, a, ev[i], ts, raised ? raised : ts, dr->values[ac->pt], have);
-		log_info("cmd", "ack %s by %s", c->alarm, *c->by ? c->by : "(unnamed)");
-		gw_publish_result(gw, id, true, NULL, NULL);
+	}
+	if (!cur) {
+		snprintf(err, sizeof err, "unknown alarm %s", c->alarm);
+		gw_publish_result(gw, id, false, err, NULL);
 		return;
 	}
-	/* DEVICE.offline */
-	size_t len = strlen(c->alarm);
-	if (len > 8 && strcmp(c->alarm + len - 8, ".offline") == 0) {
-		char dev[YW_FULLID_MAX];
-		util_strlcpy(dev, c->alarm, sizeof dev);
-		dev[len - 8] = '\0';
-		int d = config_find_device(gw->cfg, dev);
-		if (d >= 0) {
-			int64_t raised = gw->devs[d].off.raised_ts;
-			int n = alarm_ack(false, &gw->devs[d].off, ev);
-			if (n < 0) {
-				snprintf(err, sizeof err, "alarm %s is not active", c->alarm);
-				gw_publish_result(gw, id, false, err, NULL);
-				return;
-			}
-			for (int i = 0; i < n; i++)
-				gw_emit_offline(gw, d, ev[i], ts, raised ? raised : ts);
-			gw_publish_result(gw, id, true, NULL, NULL);
-			return;
-		}
+	struct alarm_state next = *cur;
+	int n = alarm_ack(latch, &next, ev);
+	if (n < 0) {
+		snprintf(err, sizeof err, "alarm %s is not active", c->alarm);
+		gw_publish_result(gw, id, false, err, NULL);
+		return;
 	}
-	snprintf(err, sizeof err, "unknown alarm %s", c->alarm);
-	gw_publish_result(gw, id, false, err, NULL);
+	if (ack_record(gw, a, d, ev, n, &next, ts, cur->raised_ts, err, sizeof err) < 0) {
+		log_warn("cmd", "ack %s refused: %s", c->alarm, err);
+		gw_publish_result(gw, id, false, err, NULL);
+		return;
+	}
+	*cur = next;
+	log_info("cmd", "ack %s by %s", c->alarm, *c->by ? c->by : "(unnamed)");
+	gw_publish_result(gw, id, true, NULL, NULL);
 }
 
 static void cmd_point(struct gateway *gw, const struct pl_cmd *c)

@@ -162,8 +162,7 @@ char *payload_event(const struct pl_event *e)
 	return pl_finish(o, rc);
 }
 
-char *payload_status_online(const char *version, int64_t started_ms, int64_t ts_ms,
-			    int64_t outbox)
+char *payload_status_online(const struct pl_status *s)
 {
 	json_t *o = json_object();
 	int rc = 0;
@@ -171,10 +170,11 @@ char *payload_status_online(const char *version, int64_t started_ms, int64_t ts_
 	if (!o)
 		return NULL;
 	rc |= pl_set(o, "online", json_true());
-	rc |= pl_set(o, "version", pl_string_or_null(version));
-	rc |= pl_set(o, "started", pl_time(started_ms));
-	rc |= pl_set(o, "ts", pl_time(ts_ms));
-	rc |= pl_set(o, "outbox", json_integer((json_int_t)outbox));
+	rc |= pl_set(o, "version", pl_string_or_null(s->version));
+	rc |= pl_set(o, "started", pl_time(s->started_ms));
+	rc |= pl_set(o, "ts", pl_time(s->ts_ms));
+	rc |= pl_set(o, "outbox", json_integer((json_int_t)s->outbox));
+	rc |= pl_set(o, "store", json_string(s->store_failing ? "failing" : "ok"));
 	return pl_finish(o, rc);
 }
 

@@ -51,9 +51,16 @@ struct pl_event {
  * when STATE is ALARM_EV_NONE. */
 char *payload_event(const struct pl_event *e);
 
-/* P/status */
-char *payload_status_online(const char *version, int64_t started_ms, int64_t ts_ms,
-			    int64_t outbox);
+/* P/status: {"online": true, "version", "started", "ts", "outbox", "store"};
+ * "store" is "ok", or "failing" while the store cannot commit (alarm events
+ * are then held in memory and still published). */
+struct pl_status {
+	const char *version;
+	int64_t started_ms, ts_ms;
+	int64_t outbox;            /* unsent messages, in the store and held */
+	bool store_failing;
+};
+char *payload_status_online(const struct pl_status *s);
 char *payload_status_will(void);                      /* {"online":false,"reason":"lost"} */
 char *payload_status_shutdown(int64_t ts_ms);
 

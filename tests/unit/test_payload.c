@@ -248,19 +248,23 @@ static void test_event(void)
 static void test_status(void)
 {
 	static const char *const online_keys[] = { "online", "version", "started", "ts",
-						    "outbox", NULL };
+						    "outbox", "store", NULL };
 	static const char *const will_keys[] = { "online", "reason", NULL };
 	static const char *const shutdown_keys[] = { "online", "reason", "ts", NULL };
 	json_t *j;
 
 	check_case = "status online";
-	j = parse(payload_status_online("0.1.0", T0, T0 + 1000, 17));
+	j = parse(payload_status_online(&(struct pl_status){ "0.1.0", T0, T0 + 1000, 17, false }));
 	CHECK(has_keys(j, online_keys));
 	CHECK(has_bool(j, "online", true));
 	CHECK(has_str(j, "version", "0.1.0"));
 	CHECK(has_str(j, "started", T0_TEXT));
 	CHECK(has_str(j, "ts", "2026-11-26T04:10:04.123Z"));
 	CHECK(has_int(j, "outbox", 17));
+	CHECK(has_str(j, "store", "ok"));
+	json_decref(j);
+	j = parse(payload_status_online(&(struct pl_status){ "0.1.0", T0, T0 + 1000, 0, true }));
+	CHECK(has_str(j, "store", "failing"));
 	json_decref(j);
 
 	check_case = "status will";

@@ -1,0 +1,228 @@
+/*
+ * gw_events: the durability path of an alarm event, from the state machine's
+ * decision to the store (events.c in the store commits it with its outbox
+ * row and the alarm's new state in one synchronous transaction).
+ *
+ * The rule: an alarm's state changes only together with its event. An event
+ * is either committed to the store, or, when the store cannot commit it
+ * (disk full, I/O error, locked), held here in memory with its seq: it is
+ * published from here like an outbox row, and written to the store, in seq
+ * order, as soon as the store takes writes again (every flush tick). While
+ * events are held, later events are held behind them, so the store and the
+ * centre see them in seq order. Sequence numbers are given here (from the
+ * store's last seq at start), so a failing store never stops them.
+ *
+ * What may be held: an event the gateway itself decided (a threshold or a
+ * device going offline); it must not be lost. An operator's acknowledgement
+ * is different: it is refused (the command answers ok: false) when it cannot
+ * be committed, and the alarm stays as it was.
+ *
+ * Bounds: at most HELD_MAX events are held; past that an event is refused
+ * and its state change waits for the next reading (the alarm is evaluated
+ * again then). The store's failure is logged once when it starts and once
+ * when it ends; P/status says "store": "failing" meanwhile.
+ */
+#include "gw_int.h"
+
+int gw_events_init(struct gateway *gw)
+{
+	int64_t seq = store_next_seq(gw->st);
+	if (seq <= 0) {
+		log_error("alarm", "cannot read the last event sequence number from the store");
+		return -1;
+	}
+	gw->next_seq = seq;
+	return 0;
+}
+
+static void held_free(struct held_event *h)
+{
+	free(h->json);
+	free(h->topic);
+}
+
+void gw_events_free(struct gateway *gw)
+{
+	if (gw->nheld)
+		log_error("alarm", "%zu alarm event%s could not be written to the store and are "
+			  "lost with this process (seq %lld..%lld)", gw->nheld,
+			  gw->nheld == 1 ? "" : "s", (long long)gw->held[0].seq,
+			  (long long)gw->held[gw->nheld - 1].seq);
+	for (size_t i = 0; i < gw->nheld; i++)
+		held_free(&gw->held[i]);
+	free(gw->held);
+	gw->held = NULL;
+	gw->nheld = gw->capheld = 0;
+}
+
+struct held_event *gw_held_find(struct gateway *gw, int64_t seq)
+{
+	for (size_t i = 0; i < gw->nheld; i++)
+		if (gw->held[i].seq == seq)
+			return &gw->held[i];
+	return NULL;
+}
+
+size_t gw_held_unsent(const struct gateway *gw)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < gw->nheld; i++)
+		if (!gw->held[i].sent && !gw->held[i].acked && gw->held[i].topic)
+			n++;
+	return n;
+}
+
+/* The store stopped / started taking writes: say so once each way. */
+static void store_state(struct gateway *gw, bool failing)
+{
+	if (failing == gw->store_failing)
+		return;
+	gw->store_failing = failing;
+	if (failing) {
+		gw->store_fail_mono = util_mono_ms();
+		log_error("alarm", "the store cannot commit events: alarm events are held in memory "
+			  "and published; they are written as soon as the store takes them");
+	} else {
+		log_info("alarm", "the store takes events again after %lld s; held events written",
+			 (long long)((util_mono_ms() - gw->store_fail_mono) / 1000));
+	}
+	if (gw->link && mqtt_connected(gw->link))
+		gw_publish_status(gw);
+}
+
+/* The outbox has new alarm rows: they go ahead of what is being sent. */
+static void outbox_restart(struct gateway *gw)
+{
+	gw->active_dirty = true;
+	gw->cur_prio = -1;
+	gw->cur_id = 0;
+	gw->outbox_idle = false;
+}
+
+/* Write held events to the store, oldest first, until one fails or one is
+ * in flight (its PUBACK decides whether it needs an outbox row). */
+void gw_store_held(struct gateway *gw)
+{
+	size_t done = 0;
+	bool queued = false;
+
+	while (done < gw->nheld) {
+		struct held_event *h = &gw->held[done];
+		if (h->sent && !h->acked)
+			break;
+		const char *topic = h->acked ? NULL : h->topic;
+		if (store_commit_event(gw->st, h->seq, h->alarm, h->ev, h->cat, h->sev, h->ts_ms,
+				       h->json, &h->state, topic) < 0)
+			break;
+		queued |= topic != NULL;
+		held_free(h);
+		done++;
+	}
+	if (done) {
+		memmove(gw->held, gw->held + done, (gw->nheld - done) * sizeof *gw->held);
+		gw->nheld -= done;
+		if (queued)
+			outbox_restart(gw);
+	}
+	if (done && gw->nheld == 0)
+		store_state(gw, false);
+}
+
+static int hold(struct gateway *gw, const struct pl_event *e, const struct alarm_state *after,
+		const char *json, const char *topic)
+{
+	if (gw->nheld >= HELD_MAX) {
+		log_error("alarm", "%s: %zu events held already; %s waits for the store",
+			  e->alarm, gw->nheld, alarm_event_name(e->state));
+		return -1;
+	}
+	if (gw->nheld == gw->capheld) {
+		size_t cap = gw->capheld ? gw->capheld * 2 : 16;
+		struct held_event *n = realloc(gw->held, cap * sizeof *n);
+		if (!n)
+			return -1;
+		gw->held = n;
+		gw->capheld = cap;
+	}
+	struct held_event *h = &gw->held[gw->nheld];
+	memset(h, 0, sizeof *h);
+	h->json = strdup(json);
+	h->topic = topic ? strdup(topic) : NULL;
+	if (!h->json || (topic && !h->topic)) {
+		held_free(h);
+		return -1;
+	}
+	h->seq = e->seq;
+	util_strlcpy(h->alarm, e->alarm, sizeof h->alarm);
+	h->ev = e->state;
+	h->cat = e->category;
+	h->sev = e->severity;
+	h->ts_ms = e->ts_ms;
+	h->state = *after;
+	gw->nheld++;
+	return 0;
+}
+
+static void set_event(char **slot, const char *json)
+{
+	char *copy = strdup(json);
+	if (!copy)
+		return;   /* keep the older one; only alarms/active is affected */
+	free(*slot);
+	*slot = copy;
+}
+
+/*
+ * Commit event E (the alarm's state becomes AFTER with it): to the store, or,
+ * when MAY_HOLD and the store cannot take it, held in memory. Returns 0
+ * committed, 1 held, -1 refused (nothing recorded: the caller must not change
+ * the alarm's state). EVENT_SLOT receives the event's JSON (alarms/active).
+ */
+int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_state *after,
+		    char **event_slot, bool may_hold)
+{
+	char topic[YW_TEXT_MAX * 4];
+	const char *t = NULL;
+	char *json;
+	int rc = -1;
+
+	e->gateway = gw->cfg->gateway;
+	e->seq = gw->next_seq;
+	json = payload_event(e);
+	if (!json) {
+		log_error("alarm", "%s: out of memory building the event", e->alarm);
+		return -1;
+	}
+	if (gw_mqtt_on(gw)) {
+		gw_topic_of(gw, topic, sizeof topic, "alarm/%s/%s",
+			    config_category_name(e->category), e->alarm);
+		t = topic;
+	}
+	/* Older held events go first; while any is left, this one waits too. */
+	if (gw->nheld)
+		gw_store_held(gw);
+	if (gw->nheld == 0 && store_commit_event(gw->st, e->seq, e->alarm, e->state, e->category,
+						 e->severity, e->ts_ms, json, after, t) == 0) {
+		rc = 0;
+		store_state(gw, false);
+	} else if (may_hold && hold(gw, e, after, json, t) == 0) {
+		store_state(gw, true);
+		rc = 1;
+	} else {
+		log_error("alarm", "%s: event %s could not be recorded", e->alarm,
+			  alarm_event_name(e->state));
+		if (gw->nheld == 0)
+			store_state(gw, true);
+		free(json);
+		return -1;
+	}
+	gw->next_seq++;
+	log_info("alarm", "%s %s (seq %lld%s%s%s)", e->alarm, alarm_event_name(e->state),
+		 (long long)e->seq, rc == 1 ? ", held: the store fails" : "",
+		 e->message && *e->message ? ": " : "", e->message ? e->message : "");
+	set_event(event_slot, json);
+	free(json);
+	outbox_restart(gw);
+	gw_pump(gw);
+	return rc;
+}
