@@ -18,9 +18,12 @@
 --
 -- Each view is written in layers, read inside out: the entries (rows and
 -- byte offsets), their bytes, the numbers made of the bytes, the columns.
--- SQLite flattens the layers (and a UNION ALL of the journal's sections
--- into one arm per section), so each view runs as the plain scans of
--- journal or chunks joined with nums and bytemap.
+-- SQLite flattens the layers, so each view runs as plain scans of journal
+-- or chunks joined with nums and bytemap. The journal views repeat their
+-- byte layer in each UNION ALL arm (one arm per section) on purpose: with
+-- one shared layer over a UNION ALL of the sections' entries, SQLite runs
+-- that union as a co-routine that copies each slot's blob per entry, and
+-- the command line's sums over journal_polls took three times as long.
 
 
 -- chunk_readings: one row per reading of the archive.
@@ -96,78 +99,123 @@ FROM (
 --   nok, nerr polls                  (journal_polls)
 -- dt is the offset from the slot's t0; pos numbers the readings of a slot.
 CREATE VIEW journal_readings AS
+-- the float32 section
 SELECT
   point_id,
   t0 + dt AS ts,
-  CASE width
-    WHEN 4 THEN
-      f4_sign * CASE
-                  WHEN f4_exp = 0 THEN f4_mant * pow(2, -149)
-                  ELSE (f4_mant + 8388608) * pow(2, f4_exp - 150)
-                END
-    WHEN 8 THEN
-      f8_sign * CASE
-                  WHEN f8_exp = 0 THEN f8_mant * pow(2, -1074)
-                  ELSE (f8_mant + 4503599627370496) * pow(2, f8_exp - 1075)
-                END
-  END AS value,
-  CASE width WHEN 0 THEN v1 ELSE 0 END AS quality,
+  f4_sign * CASE
+              WHEN f4_exp = 0 THEN f4_mant * pow(2, -149)
+              ELSE (f4_mant + 8388608) * pow(2, f4_exp - 150)
+            END AS value,
+  0 AS quality,
   seq,
-  pos
+  i AS pos
 FROM (
-  -- the numbers of the entry (only those of its section are used)
+  -- the numbers of entry i
   SELECT
-    width, t0, seq, pos, v1,
+    t0, seq, i,
     (id1 * 256 + id2) * 256 + id3 AS point_id,
     ((dt1 * 256 + dt2) * 256 + dt3) * 256 + dt4 AS dt,
     CASE WHEN v1 >= 128 THEN -1.0 ELSE 1.0 END AS f4_sign,
     (v1 % 128) * 2 + v2 / 128 AS f4_exp,
-    ((v2 % 128) * 256 + v3) * 256 + v4 AS f4_mant,
+    ((v2 % 128) * 256 + v3) * 256 + v4 AS f4_mant
+  FROM (
+    -- its bytes
+    SELECT
+      t0, seq, i,
+      instr(b.x, substr(data, o + 1, 1)) - 1 AS id1,
+      instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
+      instr(b.x, substr(data, o + 3, 1)) - 1 AS id3,
+      instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1,
+      instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
+      instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3,
+      instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
+      instr(b.x, substr(data, o + 8, 1)) - 1 AS v1,
+      instr(b.x, substr(data, o + 9, 1)) - 1 AS v2,
+      instr(b.x, substr(data, o + 10, 1)) - 1 AS v3,
+      instr(b.x, substr(data, o + 11, 1)) - 1 AS v4
+    FROM (
+      -- the entries: the i-th of the section starts at byte offset o
+      SELECT j.t0, j.seq, j.data, k.i,
+             11 * k.i AS o
+      FROM journal j JOIN nums k ON k.i < j.n4
+      WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
+    ), bytemap b
+  )
+)
+UNION ALL
+-- the float64 section
+SELECT
+  point_id,
+  t0 + dt,
+  f8_sign * CASE
+              WHEN f8_exp = 0 THEN f8_mant * pow(2, -1074)
+              ELSE (f8_mant + 4503599627370496) * pow(2, f8_exp - 1075)
+            END,
+  0,
+  seq,
+  n4 + i
+FROM (
+  SELECT
+    t0, seq, n4, i,
+    (id1 * 256 + id2) * 256 + id3 AS point_id,
+    ((dt1 * 256 + dt2) * 256 + dt3) * 256 + dt4 AS dt,
     CASE WHEN v1 >= 128 THEN -1.0 ELSE 1.0 END AS f8_sign,
     (v1 % 128) * 16 + v2 / 16 AS f8_exp,
     ((((((v2 % 16) * 256 + v3) * 256 + v4) * 256 + v5) * 256 + v6) * 256
       + v7) * 256 + v8 AS f8_mant
   FROM (
-    -- the bytes of the entry: point id, dt, then the value or the quality
     SELECT
-      width, t0, seq, pos,
-      instr(bx, substr(data, o + 1, 1)) - 1 AS id1,
-      instr(bx, substr(data, o + 2, 1)) - 1 AS id2,
-      instr(bx, substr(data, o + 3, 1)) - 1 AS id3,
-      instr(bx, substr(data, o + 4, 1)) - 1 AS dt1,
-      instr(bx, substr(data, o + 5, 1)) - 1 AS dt2,
-      instr(bx, substr(data, o + 6, 1)) - 1 AS dt3,
-      instr(bx, substr(data, o + 7, 1)) - 1 AS dt4,
-      instr(bx, substr(data, o + 8, 1)) - 1 AS v1,
-      instr(bx, substr(data, o + 9, 1)) - 1 AS v2,
-      instr(bx, substr(data, o + 10, 1)) - 1 AS v3,
-      instr(bx, substr(data, o + 11, 1)) - 1 AS v4,
-      instr(bx, substr(data, o + 12, 1)) - 1 AS v5,
-      instr(bx, substr(data, o + 13, 1)) - 1 AS v6,
-      instr(bx, substr(data, o + 14, 1)) - 1 AS v7,
-      instr(bx, substr(data, o + 15, 1)) - 1 AS v8
+      t0, seq, n4, i,
+      instr(b.x, substr(data, o + 1, 1)) - 1 AS id1,
+      instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
+      instr(b.x, substr(data, o + 3, 1)) - 1 AS id3,
+      instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1,
+      instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
+      instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3,
+      instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
+      instr(b.x, substr(data, o + 8, 1)) - 1 AS v1,
+      instr(b.x, substr(data, o + 9, 1)) - 1 AS v2,
+      instr(b.x, substr(data, o + 10, 1)) - 1 AS v3,
+      instr(b.x, substr(data, o + 11, 1)) - 1 AS v4,
+      instr(b.x, substr(data, o + 12, 1)) - 1 AS v5,
+      instr(b.x, substr(data, o + 13, 1)) - 1 AS v6,
+      instr(b.x, substr(data, o + 14, 1)) - 1 AS v7,
+      instr(b.x, substr(data, o + 15, 1)) - 1 AS v8
     FROM (
-      -- the entries, section by section: value width (0: quality), the
-      -- entry's byte offset o in data, its position pos in the slot
-      SELECT 4 AS width, j.t0, j.seq, j.data, b.x AS bx,
-             11 * k.i AS o,
-             k.i AS pos
-      FROM journal j JOIN nums k ON k.i < j.n4, bytemap b
+      SELECT j.t0, j.seq, j.n4, j.data, k.i,
+             11 * j.n4 + 15 * k.i AS o
+      FROM journal j JOIN nums k ON k.i < j.n8
       WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
-      UNION ALL
-      SELECT 8, j.t0, j.seq, j.data, b.x,
-             11 * j.n4 + 15 * k.i,
-             j.n4 + k.i
-      FROM journal j JOIN nums k ON k.i < j.n8, bytemap b
-      WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
-      UNION ALL
-      SELECT 0, j.t0, j.seq, j.data, b.x,
-             11 * j.n4 + 15 * j.n8 + 8 * k.i,
-             j.n4 + j.n8 + k.i
-      FROM journal j JOIN nums k ON k.i < j.nq, bytemap b
-      WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
-    )
+    ), bytemap b
   )
+)
+UNION ALL
+-- the bad and stale section: no value
+SELECT
+  (id1 * 256 + id2) * 256 + id3,
+  t0 + (((dt1 * 256 + dt2) * 256 + dt3) * 256 + dt4),
+  NULL,
+  q,
+  seq,
+  n4 + n8 + i
+FROM (
+  SELECT
+    t0, seq, n4, n8, i,
+    instr(b.x, substr(data, o + 1, 1)) - 1 AS id1,
+    instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
+    instr(b.x, substr(data, o + 3, 1)) - 1 AS id3,
+    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1,
+    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
+    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3,
+    instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
+    instr(b.x, substr(data, o + 8, 1)) - 1 AS q
+  FROM (
+    SELECT j.t0, j.seq, j.n4, j.n8, j.data, k.i,
+           11 * j.n4 + 15 * j.n8 + 8 * k.i AS o
+    FROM journal j JOIN nums k ON k.i < j.nq
+    WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
+  ), bytemap b
 );
 
 
@@ -181,38 +229,52 @@ CREATE VIEW journal_polls AS
 SELECT
   num1 * 256 + num2 AS num,
   t0 + (((dt1 * 256 + dt2) * 256 + dt3) * 256 + dt4) AS ts,
-  CASE WHEN counted THEN ok ELSE 1 END AS ok,
-  CASE WHEN counted THEN timeouts ELSE 0 END AS timeouts,
-  CASE WHEN counted THEN exceptions ELSE 0 END AS exceptions,
-  CASE WHEN counted THEN crc ELSE 0 END AS crc,
-  CASE WHEN counted THEN other ELSE 0 END AS other
+  1 AS ok,
+  0 AS timeouts,
+  0 AS exceptions,
+  0 AS crc,
+  0 AS other
 FROM (
-  -- the bytes of the entry (the counts only in the nerr section)
   SELECT
-    counted, t0,
-    instr(bx, substr(data, o + 1, 1)) - 1 AS num1,
-    instr(bx, substr(data, o + 2, 1)) - 1 AS num2,
-    instr(bx, substr(data, o + 3, 1)) - 1 AS dt1,
-    instr(bx, substr(data, o + 4, 1)) - 1 AS dt2,
-    instr(bx, substr(data, o + 5, 1)) - 1 AS dt3,
-    instr(bx, substr(data, o + 6, 1)) - 1 AS dt4,
-    instr(bx, substr(data, o + 7, 1)) - 1 AS ok,
-    instr(bx, substr(data, o + 8, 1)) - 1 AS timeouts,
-    instr(bx, substr(data, o + 9, 1)) - 1 AS exceptions,
-    instr(bx, substr(data, o + 10, 1)) - 1 AS crc,
-    instr(bx, substr(data, o + 11, 1)) - 1 AS other
+    t0,
+    instr(b.x, substr(data, o + 1, 1)) - 1 AS num1,
+    instr(b.x, substr(data, o + 2, 1)) - 1 AS num2,
+    instr(b.x, substr(data, o + 3, 1)) - 1 AS dt1,
+    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt2,
+    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt3,
+    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt4
   FROM (
-    -- the entries of both sections and their byte offsets o in data
-    SELECT 0 AS counted, j.t0, j.data, b.x AS bx,
+    SELECT j.t0, j.data,
            11 * j.n4 + 15 * j.n8 + 8 * j.nq + 6 * k.i AS o
-    FROM journal j JOIN nums k ON k.i < j.nok, bytemap b
+    FROM journal j JOIN nums k ON k.i < j.nok
     WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
-    UNION ALL
-    SELECT 1, j.t0, j.data, b.x,
-           11 * j.n4 + 15 * j.n8 + 8 * j.nq + 6 * j.nok + 11 * k.i
-    FROM journal j JOIN nums k ON k.i < j.nerr, bytemap b
+  ), bytemap b
+)
+UNION ALL
+SELECT
+  num1 * 256 + num2,
+  t0 + (((dt1 * 256 + dt2) * 256 + dt3) * 256 + dt4),
+  ok, timeouts, exceptions, crc, other
+FROM (
+  SELECT
+    t0,
+    instr(b.x, substr(data, o + 1, 1)) - 1 AS num1,
+    instr(b.x, substr(data, o + 2, 1)) - 1 AS num2,
+    instr(b.x, substr(data, o + 3, 1)) - 1 AS dt1,
+    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt2,
+    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt3,
+    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt4,
+    instr(b.x, substr(data, o + 7, 1)) - 1 AS ok,
+    instr(b.x, substr(data, o + 8, 1)) - 1 AS timeouts,
+    instr(b.x, substr(data, o + 9, 1)) - 1 AS exceptions,
+    instr(b.x, substr(data, o + 10, 1)) - 1 AS crc,
+    instr(b.x, substr(data, o + 11, 1)) - 1 AS other
+  FROM (
+    SELECT j.t0, j.data,
+           11 * j.n4 + 15 * j.n8 + 8 * j.nq + 6 * j.nok + 11 * k.i AS o
+    FROM journal j JOIN nums k ON k.i < j.nerr
     WHERE j.seq > (SELECT value FROM meta WHERE key = 'journal_base')
-  )
+  ), bytemap b
 );
 
 
