@@ -1,0 +1,201 @@
+/*
+ * test_store_events: the durable commit of an alarm event (event row, alarm
+ * state, outbox row and last_seq in one transaction, none of them on
+ * failure), the event sequence across restarts, alarm state loading, and
+ * the outbox: order by (prio, id), the cursor, deletion and depth.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "store_fixture.h"
+
+/* ---- events and alarm state ------------------------------------------------ */
+
+static void test_events(void)
+{
+	struct config *cfg = cfg_new(true);
+	char path[PATH_MAX], buf[1024];
+	struct store *st;
+	struct alarm_state s;
+	char *last = NULL;
+	sqlite3 *db;
+	int64_t now = util_wall_ms();
+
+	path_of(path, sizeof path, "events.db");
+	st = open_cfg(path, cfg);
+	CHECK(store_next_seq(st) == 1);
+	CHECK(store_next_seq(st) == 1);   /* not reserved until committed */
+
+	/* Unknown alarm: 0 and a fresh state. */
+	s.active = true;
+	s.pending_since = 5;
+	CHECK(store_alarm_load(st, "b3-fire-pressure-low", &s, &last) == 0);
+	CHECK(!s.active && !s.acked && !s.cond && s.pending_since == -1 && s.raised_ts == 0);
+	CHECK(last == NULL);
+
+	/* An open batch is committed by the event's transaction. */
+	CHECK(store_put_reading(st, 0, 0, now, 0.08, Q_GOOD) == 1);
+	CHECK(commit_ev(st, 1, "b3-fire-pressure-low", ALARM_EV_RAISED, CAT_FIRE, SEV_CRITICAL,
+			now, true) == 0);
+	db = peek_open(path);
+	CHECK(q_int(db, "SELECT count(*) FROM readings_all") == 1);
+	CHECK(q_int(db, "SELECT count(*) FROM events WHERE seq = 1 AND alarm = 'b3-fire-pressure-low' "
+		    "AND state = 'raised' AND category = 'fire' AND severity = 'critical' "
+		    "AND ts = %lld", (long long)now) == 1);
+	CHECK(strcmp(q_text(db, buf, sizeof buf, "SELECT json_extract(json, '$.event_id') FROM events"),
+		     "gw1-1") == 0);
+	CHECK(q_int(db, "SELECT count(*) FROM alarm_state WHERE alarm = 'b3-fire-pressure-low' "
+		    "AND active = 1 AND raised_ts = %lld AND last_event = "
+		    "(SELECT json FROM events WHERE seq = 1)", (long long)now) == 1);
+	CHECK(q_int(db, "SELECT count(*) FROM outbox WHERE prio = 0 AND qos = 1 AND retain = 0 "
+		    "AND topic = 'yardwatch/mangshi-hs07/gw1/alarm/fire/b3-fire-pressure-low' "
+		    "AND payload = (SELECT json FROM events WHERE seq = 1)") == 1);
+	CHECK(store_next_seq(st) == 2);
+	CHECK(store_outbox_depth(st) == 1);
+
+	CHECK(store_alarm_load(st, "b3-fire-pressure-low", &s, &last) == 1);
+	CHECK(s.active && !s.acked && s.cond && s.raised_ts == now && fabs(s.value - 0.08) < 1e-12 &&
+	      s.pending_since == -1);
+	CHECK(last && strstr(last, "\"seq\":1,") != NULL);
+	free(last);
+	last = NULL;
+	CHECK(store_alarm_load(st, "b3-fire-pressure-low", &s, NULL) == 1);
+
+	/* A failing event (duplicate seq) writes nothing at all. */
+	fprintf(stderr, "(an error about a UNIQUE constraint is expected)\n");
+	CHECK(commit_ev(st, 1, "other-alarm", ALARM_EV_RAISED, CAT_GAS, SEV_MAJOR, now, true) == -1);
+	CHECK(q_int(db, "SELECT count(*) FROM alarm_state WHERE alarm = 'other-alarm'") == 0);
+	CHECK(q_int(db, "SELECT count(*) FROM outbox") == 1);
+	CHECK(store_outbox_depth(st) == 1);
+	/* The store keeps working after it; synchronous is back to NORMAL (1). */
+	CHECK(commit_ev(st, 2, "b3-fire-pressure-low", ALARM_EV_CLEARED, CAT_FIRE, SEV_CRITICAL,
+			now + 1000, false) == 0);
+	CHECK(store_next_seq(st) == 3);
+	CHECK(q_int(db, "SELECT active FROM alarm_state WHERE alarm = 'b3-fire-pressure-low'") == 0);
+
+	/* Without MQTT (no topic): event and state, no outbox row. */
+	struct alarm_state s2 = { .active = true, .cond = true, .pending_since = -1,
+				  .raised_ts = now + 1500, .value = NAN };
+	CHECK(store_commit_event(st, 3, "b3-meter.offline", ALARM_EV_RAISED, CAT_SYSTEM, SEV_MAJOR,
+				 now + 1500, "{\"seq\":3}", &s2, NULL) == 0);
+	CHECK(q_int(db, "SELECT count(*) FROM events WHERE seq = 3") == 1);
+	CHECK(q_int(db, "SELECT count(*) FROM outbox") == 2);
+	CHECK(store_outbox_depth(st) == 2);
+	CHECK(store_alarm_load(st, "b3-meter.offline", &s, NULL) == 1 && s.active &&
+	      isnan(s.value));
+	exec_sql(db, "DELETE FROM events WHERE seq = 3");
+	exec_sql(db, "DELETE FROM alarm_state WHERE alarm = 'b3-meter.offline'");
+	exec_sql(db, "UPDATE meta SET value = 2 WHERE key = 'last_seq'");
+	store_close(st);
+
+	/* seq survives a restart ... */
+	st = open_cfg(path, cfg);
+	CHECK(store_next_seq(st) == 3);
+	CHECK(commit_ev(st, 3, "x", ALARM_EV_RAISED, CAT_GAS, SEV_MAJOR, now + 2000, true) == 0);
+	store_close(st);
+	/* ... and never goes back, even if the event log were pruned. */
+	exec_sql(db, "DELETE FROM events");
+	st = open_cfg(path, cfg);
+	CHECK(store_next_seq(st) == 4);
+	store_close(st);
+	sqlite3_close(db);
+	cfg_free(cfg);
+}
+
+/* ---- outbox --------------------------------------------------------------- */
+
+static void test_outbox(void)
+{
+	struct config *cfg = cfg_new(true);
+	char path[PATH_MAX];
+	struct store *st;
+	struct outbox_row rows[8];
+	int64_t now = util_wall_ms(), id_alarm;
+	int n;
+
+	path_of(path, sizeof path, "outbox.db");
+	st = open_cfg(path, cfg);
+	CHECK(store_outbox_depth(st) == 0);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/a/status", "{\"a\":1}", 1, true) == 0);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/b/status", "{\"b\":1}", 0, false) == 0);
+	CHECK(commit_ev(st, 1, "fire", ALARM_EV_RAISED, CAT_FIRE, SEV_CRITICAL, now, true) == 0);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/c/status", "{\"c\":1}", 1, true) == 0);
+	CHECK(store_outbox_depth(st) == 4);
+
+	/* (prio, id) order: the alarm first although it came later. */
+	n = store_outbox_fetch(st, -1, 0, rows, 8);
+	CHECK(n == 4);
+	if (n == 4) {
+		CHECK(rows[0].prio == 0 && rows[0].qos == 1 && !rows[0].retain &&
+		      strstr(rows[0].topic, "/alarm/fire/fire") != NULL);
+		CHECK(rows[1].prio == 1 && strcmp(rows[1].topic, "p/device/a/status") == 0 &&
+		      strcmp(rows[1].payload, "{\"a\":1}") == 0 && rows[1].retain && rows[1].qos == 1);
+		CHECK(strcmp(rows[2].topic, "p/device/b/status") == 0 && !rows[2].retain &&
+		      rows[2].qos == 0);
+		CHECK(strcmp(rows[3].topic, "p/device/c/status") == 0);
+		CHECK(rows[1].id < rows[2].id && rows[2].id < rows[3].id);
+	}
+	id_alarm = n > 0 ? rows[0].id : 0;
+	int64_t id_a = n > 1 ? rows[1].id : 0, id_b = n > 2 ? rows[2].id : 0;
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+
+	/* Cursor: strictly after (prio, id); MAX bounds the count. */
+	n = store_outbox_fetch(st, 0, id_alarm, rows, 8);
+	CHECK(n == 3 && strcmp(rows[0].topic, "p/device/a/status") == 0);
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+	n = store_outbox_fetch(st, 1, id_a, rows, 1);
+	CHECK(n == 1 && strcmp(rows[0].topic, "p/device/b/status") == 0);
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+	n = store_outbox_fetch(st, 1, INT64_MAX, rows, 8);
+	CHECK(n == 0);
+	CHECK(store_outbox_fetch(st, -1, 0, rows, 0) == 0);
+
+	/* A new alarm is found by a fresh fetch from the start. */
+	CHECK(commit_ev(st, 2, "fire2", ALARM_EV_RAISED, CAT_FIRE, SEV_CRITICAL, now, true) == 0);
+	n = store_outbox_fetch(st, 0, id_alarm, rows, 8);
+	CHECK(n == 4 && rows[0].prio == 0 && strstr(rows[0].topic, "fire2") != NULL);
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+
+	/* Delete and depth. */
+	CHECK(store_outbox_depth(st) == 5);
+	CHECK(store_outbox_delete(st, id_alarm) == 0);
+	CHECK(store_outbox_delete(st, id_b) == 0);
+	CHECK(store_outbox_delete(st, id_b) == 0);    /* twice: no harm */
+	CHECK(store_outbox_depth(st) == 3);
+	n = store_outbox_fetch(st, -1, 0, rows, 8);
+	CHECK(n == 3 && strstr(rows[0].topic, "fire2") != NULL &&
+	      strcmp(rows[1].topic, "p/device/a/status") == 0 &&
+	      strcmp(rows[2].topic, "p/device/c/status") == 0);
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+	store_close(st);
+
+	/* Depth is counted again after a restart; deleted ids are never reused. */
+	st = open_cfg(path, cfg);
+	CHECK(store_outbox_depth(st) == 3);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/d", "{}", 1, true) == 0);
+	n = store_outbox_fetch(st, -1, 0, rows, 8);
+	CHECK(n == 4 && rows[3].id > id_b);
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+	store_close(st);
+	cfg_free(cfg);
+}
+
+
+int main(void)
+{
+	fx_init("store-events");
+	test_events();
+	test_outbox();
+	fx_done();
+	return check_report();
+}
