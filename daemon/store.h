@@ -24,7 +24,7 @@
 #include "util.h"
 #include "alarm.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 

@@ -30,14 +30,14 @@ static void cli_counts_line(const char *title, const int64_t *counts, bool by_ca
 
 static int cli_report_table(const struct query_report *r)
 {
-	struct cli_table t = { .ncols = 8, .align = "lrrrrrrr" };
+	struct cli_table t = { .ncols = 9, .align = "lrrrrrrrr" };
 	char t1[CLI_TIME_LEN], t2[CLI_TIME_LEN];
 
-	cli_table_row(&t, "DEVICE", "AVAILABILITY", "POLLS", "TIMEOUTS", "EXCEPTIONS", "CRC", "OTHER",
-		      "LONGEST OUTAGE");
+	cli_table_row(&t, "DEVICE", "AVAILABILITY", "POLLS", "TIMEOUTS", "EXCEPTIONS", "CRC", "GATEWAY",
+		      "OTHER", "LONGEST OUTAGE");
 	for (size_t i = 0; i < r->ndevices; i++) {
 		const struct query_report_device *d = &r->devices[i];
-		char p[16] = "-", cnt[5][24], dur[32];
+		char p[16] = "-", cnt[6][24], dur[32];
 
 		if (d->has_availability)
 			snprintf(p, sizeof p, "%.2f %%", d->availability_pct);
@@ -45,8 +45,9 @@ static int cli_report_table(const struct query_report *r)
 		snprintf(cnt[1], sizeof cnt[1], "%lld", (long long)d->timeouts);
 		snprintf(cnt[2], sizeof cnt[2], "%lld", (long long)d->exceptions);
 		snprintf(cnt[3], sizeof cnt[3], "%lld", (long long)d->crc);
-		snprintf(cnt[4], sizeof cnt[4], "%lld", (long long)d->other);
-		cli_table_row(&t, d->id, p, cnt[0], cnt[1], cnt[2], cnt[3], cnt[4],
+		snprintf(cnt[4], sizeof cnt[4], "%lld", (long long)d->gateway);
+		snprintf(cnt[5], sizeof cnt[5], "%lld", (long long)d->other);
+		cli_table_row(&t, d->id, p, cnt[0], cnt[1], cnt[2], cnt[3], cnt[4], cnt[5],
 			      d->longest_outage_ms ?
 			      cli_fmt_duration(d->longest_outage_ms, dur, sizeof dur) : "-");
 	}

@@ -3,8 +3,9 @@
  *
  * The durable path (docs/store.md, "Writes"): store_commit_event() commits
  * the open reading batch (a fold that happens to be due waits for the next
- * flush), raises synchronous to FULL, and writes in one BEGIN IMMEDIATE
- * transaction
+ * flush; a batch that cannot be committed, e.g. on a full disk, is rolled
+ * back: readings make room for events), raises synchronous to FULL, and
+ * writes in one BEGIN IMMEDIATE transaction
  *   1. the event row            (sql_event_add),
  *   2. the alarm's new state, with the event JSON as last_event
  *                               (sql_alarm_upsert),
@@ -59,9 +60,10 @@ int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 {
 	sqlite3_stmt *q;
 
-	/* The batch first; a timed fold waits for the next flush. */
-	if (store_commit_batch(st, false) < 0)
-		return -1;
+	/* The batch first; a timed fold waits for the next flush. A batch that
+	 * fails is rolled back (its readings are lost), and the event is tried
+	 * all the same. */
+	store_commit_batch(st, false);
 	if (store_exec(st, "PRAGMA synchronous = FULL", "set synchronous") < 0)
 		return -1;
 	if (store_simple(st, store_sql_begin_immediate, "begin event") < 0)
@@ -123,7 +125,9 @@ int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 		st->depth++;
 	if (st->seq >= 0 && seq > st->seq)
 		st->seq = seq;
-	return store_exec(st, "PRAGMA synchronous = NORMAL", "set synchronous");
+	/* committed: a failure to lower synchronous again costs speed only */
+	store_exec(st, "PRAGMA synchronous = NORMAL", "set synchronous");
+	return 0;
 
 out_rollback:
 	store_rollback(st, "rollback event");

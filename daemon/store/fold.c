@@ -15,15 +15,17 @@
 #include <string.h>
 
 static const char sql_stats_add[] =
-	"INSERT INTO device_stats (device, hour, polls, ok, timeouts, exceptions, crc, other)"
-	" SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM devices WHERE num = ?1"
+	"INSERT INTO device_stats (device, hour, polls, ok, timeouts, exceptions, crc, other,"
+	"                          gateway)"
+	" SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM devices WHERE num = ?1"
 	" ON CONFLICT (hour, device) DO UPDATE SET"
 	"   polls = polls + excluded.polls,"
 	"   ok = ok + excluded.ok,"
 	"   timeouts = timeouts + excluded.timeouts,"
 	"   exceptions = exceptions + excluded.exceptions,"
 	"   crc = crc + excluded.crc,"
-	"   other = other + excluded.other";
+	"   other = other + excluded.other,"
+	"   gateway = gateway + excluded.gateway";
 
 static const char sql_device_fold[] =
 	"UPDATE devices SET"
@@ -33,14 +35,15 @@ static const char sql_device_fold[] =
 	"   exceptions = exceptions + ?5,"
 	"   crc = crc + ?6,"
 	"   other = other + ?7,"
-	"   last_ok = CASE WHEN ?8 IS NOT NULL AND (last_ok IS NULL OR ?8 > last_ok)"
-	"                  THEN ?8 ELSE last_ok END"
+	"   gateway = gateway + ?8,"
+	"   last_ok = CASE WHEN ?9 IS NOT NULL AND (last_ok IS NULL OR ?9 > last_ok)"
+	"                  THEN ?9 ELSE last_ok END"
 	" WHERE num = ?1";
 
 /* Per-device, per-hour sums of the polls being folded. */
 struct store_pagg {
 	int num;
-	int64_t hour, polls, ok, cnt[4], last_ok;
+	int64_t hour, polls, ok, cnt[5], last_ok;
 };
 
 /* ---- folding the journal ---- */
@@ -97,7 +100,7 @@ static int store_fold_poll(struct store_fold *f, const struct store_ent *e)
 		if (e->ts > a->last_ok)
 			a->last_ok = e->ts;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		a->cnt[i] += e->cnt[i];
 	return 0;
 }
@@ -178,7 +181,7 @@ static int store_rd_cmp(const void *a, const void *b)
 static int store_fold_polls(struct store *st, const struct store_fold *f)
 {
 	for (size_t i = 0; i < f->nagg;) {
-		int64_t tot[6] = { 0 }, last_ok = INT64_MIN;   /* polls, errors, 4 kinds */
+		int64_t tot[7] = { 0 }, last_ok = INT64_MIN;   /* polls, errors, 5 kinds */
 		int num = f->agg[i].num;
 		sqlite3_stmt *s;
 
@@ -190,7 +193,7 @@ static int store_fold_polls(struct store *st, const struct store_fold *f)
 			sqlite3_bind_int64(s, 2, a->hour);
 			sqlite3_bind_int64(s, 3, a->polls);
 			sqlite3_bind_int64(s, 4, a->ok);
-			for (int k = 0; k < 4; k++) {
+			for (int k = 0; k < 5; k++) {
 				sqlite3_bind_int64(s, 5 + k, a->cnt[k]);
 				tot[1] += a->cnt[k];
 				tot[2 + k] += a->cnt[k];
@@ -204,10 +207,10 @@ static int store_fold_polls(struct store *st, const struct store_fold *f)
 		if (!(s = store_stmt(st, sql_device_fold)))
 			return -1;
 		sqlite3_bind_int(s, 1, num);
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < 7; k++)
 			sqlite3_bind_int64(s, 2 + k, tot[k]);
 		if (last_ok != INT64_MIN)
-			sqlite3_bind_int64(s, 8, last_ok);
+			sqlite3_bind_int64(s, 9, last_ok);
 		if (store_run(st, s, "write device counters") < 0)
 			return -1;
 	}

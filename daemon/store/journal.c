@@ -79,7 +79,9 @@ int store_jw_emit(struct store *st)
 				store_put_be(p + 2, dt, 4);
 				if (k == SE_ERR) {
 					p[6] = e->q;
-					memcpy(p + 7, e->cnt, 4);
+					memcpy(p + 7, e->cnt, 3);
+					p[10] = (uint8_t)((e->cnt[3] > 15 ? 15 : e->cnt[3]) |
+							  (e->cnt[4] > 15 ? 15 : e->cnt[4]) << 4);
 				}
 			}
 			p += store_kind_size[k];
@@ -200,7 +202,9 @@ int store_walk(struct store *st, int64_t head, store_walk_fn fn, void *ctx, int6
 					e.q = 1;
 					if (k == SE_ERR) {
 						e.q = p[6];
-						memcpy(e.cnt, p + 7, 4);
+						memcpy(e.cnt, p + 7, 3);
+						e.cnt[3] = p[10] & 15;
+						e.cnt[4] = p[10] >> 4;
 					}
 				}
 				if (fn(st, &e, ord++, ctx) < 0)

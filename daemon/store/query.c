@@ -48,7 +48,7 @@ static const char sql_devices[] =
 	"       d.errors + coalesce(j.errors, 0)"
 	"  FROM devices d"
 	"  LEFT JOIN (SELECT num, count(*) AS polls,"
-	"                    sum(timeouts + exceptions + crc + other) AS errors,"
+	"                    sum(timeouts + exceptions + crc + other + gateway) AS errors,"
 	"                    max(CASE WHEN ok THEN ts END) AS last_ok"
 	"               FROM journal_polls GROUP BY num) j ON j.num = d.num"
 	" WHERE d.state <> 'removed'"

@@ -95,6 +95,7 @@ struct query_report_device {
 	int64_t online_ms, offline_ms;
 	int64_t longest_outage_ms;          /* longest run of offline time */
 	int64_t polls, timeouts, exceptions, crc, other;
+	int64_t gateway;         /* exceptions 10/11: the device behind a gateway */
 };
 
 struct query_report {

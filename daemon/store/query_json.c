@@ -115,14 +115,14 @@ json_t *query_json_report(const struct query_report *r)
 
 	for (size_t i = 0; devs && i < r->ndevices; i++) {
 		const struct query_report_device *d = &r->devices[i];
-		json_array_append_new(devs, json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I}, s:I}",
+		json_array_append_new(devs, json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
 			"id", d->id,
 			"availability_pct", d->has_availability ? json_real(d->availability_pct) :
 								  json_null(),
 			"polls", (json_int_t)d->polls,
 			"failures", "timeout", (json_int_t)d->timeouts,
 			"exception", (json_int_t)d->exceptions, "crc", (json_int_t)d->crc,
-			"other", (json_int_t)d->other,
+			"gateway", (json_int_t)d->gateway, "other", (json_int_t)d->other,
 			"longest_outage_s", (json_int_t)((d->longest_outage_ms + 500) / 1000)));
 	}
 	return json_pack("{s:s, s:s, s:o, s:{s:o, s:o}}",

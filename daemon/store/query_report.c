@@ -28,7 +28,8 @@ static const char sql_state_log[] =
 /* The polls still in the journal, by device, in the hours overlapping
  * [?1, ?2] (as the hourly buckets they will be folded into). */
 static const char sql_journal_polls[] =
-	"SELECT d.id, count(*), sum(jp.timeouts), sum(jp.exceptions), sum(jp.crc), sum(jp.other)"
+	"SELECT d.id, count(*), sum(jp.timeouts), sum(jp.exceptions), sum(jp.crc), sum(jp.other),"
+	"       sum(jp.gateway)"
 	"  FROM journal_polls jp JOIN devices d ON d.num = jp.num"
 	" WHERE jp.ts - jp.ts % 3600000 > ?1 - 3600000"
 	"   AND jp.ts - jp.ts % 3600000 <= ?2"
@@ -37,7 +38,7 @@ static const char sql_journal_polls[] =
 /* ?1 device: the hourly buckets overlapping [?2, ?3]. */
 static const char sql_poll_buckets[] =
 	"SELECT coalesce(sum(polls), 0), coalesce(sum(timeouts), 0), coalesce(sum(exceptions), 0),"
-	"       coalesce(sum(crc), 0), coalesce(sum(other), 0)"
+	"       coalesce(sum(crc), 0), coalesce(sum(other), 0), coalesce(sum(gateway), 0)"
 	"  FROM device_stats WHERE device = ?1 AND hour > ?2 - 3600000 AND hour <= ?3";
 
 static const char sql_by_category[] =
@@ -118,6 +119,7 @@ static void query_add_counts(struct query_report_device *d, sqlite3_stmt *s, int
 	d->exceptions += sqlite3_column_int64(s, col + 2);
 	d->crc += sqlite3_column_int64(s, col + 3);
 	d->other += sqlite3_column_int64(s, col + 4);
+	d->gateway += sqlite3_column_int64(s, col + 5);
 }
 
 static int query_poll_buckets(struct query *q, const struct query_report *r,

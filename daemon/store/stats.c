@@ -101,7 +101,8 @@ int store_device_poll(struct store *st, int dev, const struct store_poll *p)
 	e.cnt[1] = store_count8(p->exceptions);
 	e.cnt[2] = store_count8(p->crc);
 	e.cnt[3] = store_count8(p->other);
-	e.kind = p->ok && !(e.cnt[0] | e.cnt[1] | e.cnt[2] | e.cnt[3]) ? SE_OK : SE_ERR;
+	e.cnt[4] = store_count8(p->gateway);
+	e.kind = p->ok && !(e.cnt[0] | e.cnt[1] | e.cnt[2] | e.cnt[3] | e.cnt[4]) ? SE_OK : SE_ERR;
 	if (store_pend(st, &e) < 0)
 		return -1;
 

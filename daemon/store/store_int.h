@@ -68,7 +68,8 @@ enum store_kind {
 	SE_F8,    /* good reading: point u24, dt u32, f64 */
 	SE_Q,     /* bad or stale reading: point u24, dt u32, quality u8 */
 	SE_OK,    /* poll that worked without a failed request: device u16, dt u32 */
-	SE_ERR,   /* other poll: device u16, dt u32, ok, timeouts, exceptions, crc, other (u8) */
+	SE_ERR,   /* other poll: device u16, dt u32, ok, timeouts, exceptions, crc (u8),
+	             other | gateway << 4 (u8) */
 	SE_KINDS
 };
 extern const size_t store_kind_size[SE_KINDS];   /* { 11, 15, 8, 6, 11 } */
@@ -100,7 +101,9 @@ struct store_ent {
 	uint32_t id;         /* point id (readings) or device number (polls) */
 	uint8_t kind;        /* enum store_kind */
 	uint8_t q;           /* readings: quality; polls: the link worked */
-	uint8_t cnt[4];      /* polls: timeouts, exceptions, crc, other */
+	uint8_t cnt[5];      /* polls: timeouts, exceptions, crc, other, gateway
+	                        (journal: other and gateway share a byte, 4 bits
+	                        each, gateway in the high half) */
 };
 
 /* Entries of the slot being filled. */

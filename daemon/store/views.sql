@@ -224,7 +224,9 @@ FROM (
 --   nok polls that worked without a failed request
 --                       6 bytes: device num (2), dt (4)
 --   nerr other polls   11 bytes: device num (2), dt (4), ok, timeouts,
---                                exceptions, crc, other (1 each)
+--                                exceptions, crc (1 each), then other
+--                                (low 4 bits) and gateway (high 4 bits)
+--                                in one byte
 CREATE VIEW journal_polls AS
 SELECT
   num1 * 256 + num2 AS num,
@@ -233,7 +235,8 @@ SELECT
   0 AS timeouts,
   0 AS exceptions,
   0 AS crc,
-  0 AS other
+  0 AS other,
+  0 AS gateway
 FROM (
   SELECT
     t0,
@@ -254,7 +257,7 @@ UNION ALL
 SELECT
   num1 * 256 + num2,
   t0 + (((dt1 * 256 + dt2) * 256 + dt3) * 256 + dt4),
-  ok, timeouts, exceptions, crc, other
+  ok, timeouts, exceptions, crc, other % 16, other / 16
 FROM (
   SELECT
     t0,

@@ -70,6 +70,10 @@ def test_gateway_exceptions_make_the_device_offline(env):
         pts = {p["id"]: p for p in env.cli_json(path, "points")}
         eq(pts["p1.pressure"]["quality"], "stale", "points of a device behind a dead path")
         check("gateway: exception 11" in env.log("daemon"), "the log names the gateway exception")
+        rep = env.cli_json(path, "report", "--since", "1h")
+        f = [d for d in rep["devices"] if d["id"] == "p1"][0]["failures"]
+        check(f["gateway"] >= 2, "report counts gateway failures: %r" % f)
+        eq(f["exception"], 0, "exceptions 10/11 are not counted as exceptions")
 
         # Silent for a while, then the gateway answers 11 again: never cleared.
         env.sim_step(sim, {"exception": {"device": "p1", "code": 0}})

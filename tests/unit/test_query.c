@@ -447,7 +447,7 @@ static void test_report(struct query *q, int64_t now)
 	CHECK(r.by_severity[SEV_MINOR] == 0);
 	doc = dump(query_json_report(&r));
 	CHECK(doc && strstr(doc, "\"availability_pct\":80.0,\"polls\":3,\"failures\":"
-			    "{\"timeout\":2,\"exception\":1,\"crc\":1,\"other\":0},"
+			    "{\"timeout\":2,\"exception\":1,\"crc\":1,\"gateway\":0,\"other\":0},"
 			    "\"longest_outage_s\":7200}") != NULL);
 	CHECK(doc && strstr(doc, "\"by_severity\":{\"critical\":1,\"major\":1,\"minor\":0,"
 			    "\"warning\":0}}}") != NULL);

@@ -253,7 +253,7 @@ static void test_cli(void)
 	CHECK(jis(out, "$.devices[0].id", "b3-pressure"));
 	CHECK(fabs(jnum(out, "$.devices[0].availability_pct") - 80.0) < 0.01);
 	CHECK(jis(out, "$.devices[0].polls", "3"));
-	CHECK(jkeys(out, "$.devices[0].failures") == 4);
+	CHECK(jkeys(out, "$.devices[0].failures") == 5);   /* timeout exception crc gateway other */
 	CHECK(jis(out, "$.devices[0].failures.timeout", "2"));
 	CHECK(jis(out, "$.devices[0].failures.exception", "1"));
 	CHECK(jis(out, "$.devices[0].failures.crc", "1"));

@@ -52,12 +52,14 @@ static void test_journal(void)
 
 	/* Polls are in the journal until the fold; the command line adds them. */
 	struct store_poll ok = { base + 500, true, 0, 0, 0, 0, 0 };
-	struct store_poll bad = { base + 1500, false, 2, 0, 1, 300, 0 };
+	struct store_poll bad = { base + 1500, false, 2, 0, 1, 300, 7 };
 	CHECK(store_device_poll(st, 0, &ok) == 0);
 	CHECK(store_device_poll(st, 0, &bad) == 0);
 	CHECK(store_flush(st) == 0);
 	CHECK(q_int(db, "SELECT count(*) FROM journal_polls") == 2);
-	CHECK(q_int(db, "SELECT sum(other) FROM journal_polls") == 255);   /* saturated */
+	/* other and gateway share a journal byte: 4 bits each, saturated */
+	CHECK(q_int(db, "SELECT sum(other) FROM journal_polls") == 15);
+	CHECK(q_int(db, "SELECT sum(gateway) FROM journal_polls") == 7);
 	CHECK(q_int(db, "SELECT polls FROM devices WHERE id = 'b3-pressure'") == 0);
 
 	/* Five minutes of data time later the journal is folded: dp has 40
@@ -72,7 +74,9 @@ static void test_journal(void)
 	CHECK(n_in(db, "chunk_readings", "b3-meter.energy") == 0);
 	CHECK(q_int(db, "SELECT count(*) FROM journal_polls") == 0);
 	CHECK(q_int(db, "SELECT polls FROM devices WHERE id = 'b3-pressure'") == 2);
-	CHECK(q_int(db, "SELECT errors FROM devices WHERE id = 'b3-pressure'") == 2 + 1 + 255);
+	CHECK(q_int(db, "SELECT errors FROM devices WHERE id = 'b3-pressure'") == 2 + 1 + 15 + 7);
+	CHECK(q_int(db, "SELECT gateway FROM devices WHERE id = 'b3-pressure'") == 7);
+	CHECK(q_int(db, "SELECT gateway FROM device_stats WHERE device = 'b3-pressure'") == 7);
 	CHECK(q_int(db, "SELECT last_ok FROM devices WHERE id = 'b3-pressure'") == base + 500);
 	CHECK(q_int(db, "SELECT polls FROM device_stats WHERE device = 'b3-pressure'") == 2);
 
