@@ -179,7 +179,9 @@ struct gateway *gateway_new(const struct config *cfg, struct store *st)
 		return NULL;
 	}
 	int64_t now = util_mono_ms();
-	gw->started_ms = util_wall_ms();
+	clock_init(YW_BUILD_EPOCH_S * 1000, store_newest_ts(st));
+	gw->started_ms = clock_stamp();
+	gw->started_unset = !clock_is_set();
 	gw->next_flush = now + FLUSH_MS;
 	gw->next_maintain = now + 10000;
 	gw->next_telemetry = now + (cfg->mqtt.telemetry_interval_s > 0 ?
@@ -233,6 +235,7 @@ int gateway_reconfigure(struct gateway *gw, const struct config *cfg)
 		n->last_ok_ms = o->last_ok_ms;
 		n->errors = o->errors;
 		n->off = o->off;
+		n->raised_unset = o->raised_unset;
 		n->off_event = o->off_event;
 		o->off_event = NULL;
 		if (o->npoints == n->npoints) {
@@ -250,6 +253,7 @@ int gateway_reconfigure(struct gateway *gw, const struct config *cfg)
 			continue;
 		}
 		alarms[a].st = gw->alarms[old].st;
+		alarms[a].raised_unset = gw->alarms[old].raised_unset;
 		alarms[a].st.pending_since = -1;
 		alarms[a].event = gw->alarms[old].event;
 		gw->alarms[old].event = NULL;
@@ -309,8 +313,11 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 	enum alarm_event ev = alarm_offline(&next, !online, ts);
 	if (ev == ALARM_EV_NONE ||
 	    gw_emit_offline(gw, d, ev, ts, ev == ALARM_EV_RAISED ? next.raised_ts :
-					   (raised ? raised : ts), &next, true) >= 0)
+					   (raised ? raised : ts), &next, true) >= 0) {
+		if (ev == ALARM_EV_RAISED)
+			dr->raised_unset = !clock_is_set();
 		dr->off = next;
+	}
 }
 
 /* ---------- results ---------- */
@@ -385,10 +392,14 @@ void gateway_on_result(struct gateway *gw, const struct bus_result *r)
 {
 	if (r->dev < 0 || (size_t)r->dev >= gw->cfg->ndevices)
 		return;
+	/* Stamped here, by the one clock of the gateway (never going back),
+	 * rather than by the worker's look at the wall clock. */
+	struct bus_result rr = *r;
+	rr.ts_ms = clock_stamp();
 	if (r->kind == BUS_RES_POLL)
-		on_poll(gw, r);
+		on_poll(gw, &rr);
 	else
-		on_cmd_result(gw, r);
+		on_cmd_result(gw, &rr);
 }
 
 /* ---------- timers ---------- */
@@ -397,7 +408,7 @@ static void publish_telemetry(struct gateway *gw)
 {
 	const struct config *cfg = gw->cfg;
 	char topic[YW_TEXT_MAX * 4];
-	int64_t ts = util_wall_ms();
+	int64_t ts = clock_stamp();
 
 	for (size_t d = 0; d < cfg->ndevices; d++) {
 		const struct device_cfg *dc = &cfg->devices[d];
@@ -436,10 +447,36 @@ next:
 	}
 }
 
+/* The wall clock has just been set: the stamps given while it was not were
+ * off by DELTA. Alarms raised meanwhile get their corrected raise time (the
+ * next event of each carries it), and so does the start time. */
+static void clock_was_set(struct gateway *gw, int64_t delta)
+{
+	for (size_t a = 0; a < gw->cfg->nalarms; a++)
+		if (gw->alarms[a].raised_unset) {
+			gw->alarms[a].st.raised_ts += delta;
+			gw->alarms[a].raised_unset = false;
+		}
+	for (size_t d = 0; d < gw->cfg->ndevices; d++)
+		if (gw->devs[d].raised_unset) {
+			gw->devs[d].off.raised_ts += delta;
+			gw->devs[d].raised_unset = false;
+		}
+	if (gw->started_unset) {
+		gw->started_ms += delta;
+		gw->started_unset = false;
+	}
+	if (gw->link && mqtt_connected(gw->link))
+		gw_publish_status(gw);
+}
+
 int gateway_tick(struct gateway *gw, int64_t now)
 {
 	const struct config *cfg = gw->cfg;
-	int64_t next;
+	int64_t next, delta;
+
+	if (clock_poll(&delta))
+		clock_was_set(gw, delta);
 
 	if (now >= gw->next_flush) {
 		store_flush(gw->st);
@@ -450,7 +487,9 @@ int gateway_tick(struct gateway *gw, int64_t now)
 		gw_pump(gw);
 	}
 	if (now >= gw->next_maintain) {
-		store_maintain(gw->st, util_wall_ms());
+		/* no retention by age while the stamps are estimates */
+		if (clock_is_set())
+			store_maintain(gw->st, clock_stamp());
 		gw->next_maintain = now + MAINTAIN_MS;
 	}
 	bool up = gw->link && mqtt_connected(gw->link);
@@ -495,5 +534,5 @@ char *gateway_will_payload(void)
 
 char *gateway_shutdown_payload(void)
 {
-	return payload_status_shutdown(util_wall_ms());
+	return payload_status_shutdown(clock_stamp());
 }

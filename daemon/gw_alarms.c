@@ -81,7 +81,10 @@ void gw_eval_alarms(struct gateway *gw, int d, int p, double v, enum yw_quality 
 		/* nothing recorded: the state stays, the next reading decides again
 		 * (a pending delay keeps running: it lives in the state only when
 		 * no event happened) */
-		if (n == 0 || recorded > 0)
+		if (n == 0 || recorded > 0) {
+			if (recorded && ev[0] == ALARM_EV_RAISED)
+				ar->raised_unset = !clock_is_set();
 			ar->st = next;
+		}
 	}
 }

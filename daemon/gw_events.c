@@ -188,6 +188,7 @@ int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_s
 
 	e->gateway = gw->cfg->gateway;
 	e->seq = gw->next_seq;
+	e->clock_unset = !clock_is_set();
 	json = payload_event(e);
 	if (!json) {
 		log_error("alarm", "%s: out of memory building the event", e->alarm);

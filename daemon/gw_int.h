@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "alarm.h"
+#include "clock.h"
 #include "../drivers/codec.h"
 #include "log.h"
 #include "payload.h"
@@ -36,6 +37,7 @@ struct dev_rt {
 	int64_t last_ok_ms;
 	int64_t errors;             /* failed requests since start */
 	struct alarm_state off;     /* implicit DEVICE.offline alarm */
+	bool raised_unset;          /* it was raised while the clock was not set */
 	char *off_event;            /* latest event JSON of the offline alarm */
 	size_t npoints;
 	double *values;             /* latest value per point */
@@ -46,6 +48,7 @@ struct dev_rt {
 struct alarm_rt {
 	struct alarm_state st;
 	char *event;                /* latest event JSON (for alarms/active) */
+	bool raised_unset;          /* it was raised while the clock was not set */
 };
 
 /* A message in flight: an outbox row of the store (ROW > 0) or a held
@@ -88,6 +91,7 @@ struct gateway {
 	char status_topic[YW_TEXT_MAX * 2 + 16];
 
 	int64_t started_ms;
+	bool started_unset;         /* started_ms is an estimate (clock not set) */
 	int64_t next_flush, next_maintain, next_telemetry, next_status;
 
 	/* outbox sender */

@@ -57,7 +57,7 @@ void gw_publish_active(struct gateway *gw)
 	for (size_t d = 0; d < gw->cfg->ndevices && n < 512; d++)
 		if (gw->devs[d].off.active && gw->devs[d].off_event)
 			events[n++] = gw->devs[d].off_event;
-	char *json = payload_alarms_active(util_wall_ms(), events, n);
+	char *json = payload_alarms_active(clock_stamp(), events, n);
 	if (!json)
 		return;
 	gw_topic_of(gw, topic, sizeof topic, "alarms/active");
@@ -143,7 +143,7 @@ void gw_publish_status(struct gateway *gw)
 	struct pl_status ps = {
 		.version = YW_VERSION,
 		.started_ms = gw->started_ms,
-		.ts_ms = util_wall_ms(),
+		.ts_ms = clock_stamp(),
 		.outbox = store_outbox_depth(gw->st) + (int64_t)gw->nheld,
 		.store_failing = gw->store_failing,
 	};
@@ -242,7 +242,7 @@ static void cmd_ack(struct gateway *gw, const struct pl_cmd *c)
 {
 	const char *id = c->id_null ? NULL : c->id;
 	enum alarm_event ev[2];
-	int64_t ts = util_wall_ms();
+	int64_t ts = clock_stamp();
 	char err[YW_TEXT_MAX + 64];
 	int a = config_find_alarm(gw->cfg, c->alarm), d = -1;
 	struct alarm_state *cur = NULL;

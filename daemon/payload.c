@@ -159,6 +159,8 @@ char *payload_event(const struct pl_event *e)
 	rc |= pl_set(o, "ts", pl_time(e->ts_ms));
 	rc |= pl_set(o, "raised_ts", pl_time(e->raised_ts_ms));
 	rc |= pl_set(o, "acked", json_boolean(e->acked));
+	if (e->clock_unset)
+		rc |= pl_set(o, "clock_unset", json_true());
 	return pl_finish(o, rc);
 }
 

@@ -42,6 +42,8 @@ struct pl_event {
 	const char *message;      /* NULL / "" -> null */
 	int64_t ts_ms;
 	int64_t raised_ts_ms;
+	bool clock_unset;          /* stamped while the wall clock was not set:
+	                              adds "clock_unset": true */
 	bool acked;
 };
 

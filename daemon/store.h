@@ -59,6 +59,10 @@ int store_device_poll(struct store *st, int dev, const struct store_poll *p);
 /* DEV changed state (online <-> offline), logged for availability reports. */
 int store_device_state(struct store *st, int dev, int64_t ts_ms, bool online);
 
+/* The newest stamp the store holds (events and readings); 0 when none or
+ * on error. For the clock's estimate after a boot without a set clock. */
+int64_t store_newest_ts(struct store *st);
+
 /* Commit the open batch. 0 / -1. */
 int store_flush(struct store *st);
 

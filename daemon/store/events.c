@@ -136,6 +136,21 @@ out_sync:
 	return -1;
 }
 
+/* ---- the newest stamp ---- */
+
+static const char sql_newest_ts[] =
+	"SELECT max(coalesce((SELECT max(ts) FROM events), 0),"
+	"           coalesce((SELECT max(t1) FROM chunks), 0),"
+	"           coalesce((SELECT max(ts) FROM journal_readings), 0))";
+
+int64_t store_newest_ts(struct store *st)
+{
+	int64_t ts = 0;
+	if (store_int(st, sql_newest_ts, &ts) < 0)
+		return 0;
+	return ts;
+}
+
 /* ---- sequence and alarm state ---- */
 
 static const char sql_last_seq[] =
