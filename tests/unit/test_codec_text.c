@@ -251,11 +251,13 @@ static void test_numfmt(void)
 	small[0] = 'x';
 	numfmt_double(1, small, 0);
 	CHECK(small[0] == 'x');
-	/* random doubles read back as themselves, no longer than 17 digits and
-	 * without a digit to spare */
+	/* random doubles (and float32s) read back as themselves, with no digit
+	 * to spare */
 	for (int i = 0; i < 20000; i++) {
 		double v;
-		char *end;
+		float f;
+		char *end, text[400];
+		int n;
 
 		seed ^= seed << 13;
 		seed ^= seed >> 7;
@@ -265,7 +267,20 @@ static void test_numfmt(void)
 			continue;
 		numfmt_double(v, got, sizeof got);
 		CHECK(strtod(got, &end) == v && *end == '\0');
-		CHECK(numfmt_digits(v) >= 1 && numfmt_digits(v) <= 17);
+		n = numfmt_digits(v);
+		CHECK(n >= 1 && n <= 17);
+		if (n > 1) {   /* one digit fewer does not read back */
+			snprintf(text, sizeof text, "%.*g", n - 1, v);
+			CHECK(strtod(text, NULL) != v);
+		}
+		/* the same for a float32 */
+		memcpy(&f, &seed, sizeof f);
+		if (!isfinite(f) || (n = numfmt_digits_float(f)) == 1)
+			continue;
+		snprintf(text, sizeof text, "%.*g", n, (double)f);
+		CHECK(strtof(text, NULL) == f);
+		snprintf(text, sizeof text, "%.*g", n - 1, (double)f);
+		CHECK(strtof(text, NULL) != f);
 	}
 	CHECK(numfmt_digits(0.1) == 1 && numfmt_digits(0.1 + 0.2) == 17);
 	CHECK(numfmt_digits_float(229.1136f) == 7 && numfmt_digits_float(0.1f) == 1);
