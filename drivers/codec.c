@@ -253,7 +253,7 @@ int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
 		 double *value)
 {
 	double raw, v;
-	int rawdec, maxsig, dec;
+	int rawdec, maxsig, dec, offdec;
 
 	if (decimals < 0 || decimals > 9)
 		return CODEC_BAD;
@@ -269,9 +269,8 @@ int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
 	if (!isfinite(v))
 		return CODEC_BAD;
 	dec = rawdec + codec_decimals_of(p->scale, CODEC_F64_SIG) + decimals;
-	if (dec < codec_decimals_of(p->offset, CODEC_F64_SIG))
-		dec = codec_decimals_of(p->offset, CODEC_F64_SIG);
-	*value = codec_round(v, dec, maxsig);
+	offdec = codec_decimals_of(p->offset, CODEC_F64_SIG);
+	*value = codec_round(v, dec > offdec ? dec : offdec, maxsig);
 	return CODEC_OK;
 }
 
