@@ -7,15 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonnum.h"
 #include "log.h"
 
 /*
- * Numbers are printed with 15 significant digits (DBL_DIG): every decimal of
- * up to 15 digits comes out as written (0.08, not 0.080000000000000002), the
- * rounding noise of raw * scale + offset (1234 * 0.01) disappears, and a
- * 64-bit energy counter in Wh still prints every digit up to 10^15. Values of
- * non-bool points are always JSON reals (jansson prints 5 as 5.0), so a
- * consumer sees one type per point.
+ * Values (of points, thresholds, clear levels) go through jsonnum: printed
+ * with the fewest digits that identify them (numfmt), an integral value as
+ * an integer (5, not 5.0). The codec has already made them what a person
+ * would write (0.35, not 0.35000000000000003). The precision flag only
+ * concerns reals that are not values (none today).
  */
 #define PL_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
@@ -90,14 +90,14 @@ static json_t *pl_string_or_null(const char *s)
 	return pl_string(s);
 }
 
-/* Absent or not finite -> null; bool -> true/false; else a real. */
+/* Absent or not finite -> null; bool -> true/false; else a number. */
 static json_t *pl_json_value(const struct pl_value *v)
 {
 	if (!v->present || (!v->is_bool && !isfinite(v->v)))
 		return json_null();
 	if (v->is_bool)
 		return json_boolean(v->v != 0);
-	return json_real(v->v);
+	return jsonnum_real(v->v);
 }
 
 static json_t *pl_time(int64_t ms)
@@ -121,7 +121,7 @@ static char *pl_finish(json_t *o, int rc)
 	char *s = NULL;
 
 	if (o && rc == 0)
-		s = json_dumps(o, PL_DUMP_FLAGS);
+		s = jsonnum_dumps(o, PL_DUMP_FLAGS);
 	json_decref(o);
 	return s;
 }
@@ -224,7 +224,7 @@ char *payload_alarms_active(int64_t ts_ms, const char *const *events, size_t n)
 	for (i = 0; i < n && rc == 0; i++) {
 		if (!events[i])
 			continue;
-		ev = json_loads(events[i], 0, &jerr);
+		ev = jsonnum_loads(events[i], 0, &jerr);   /* its numbers as written */
 		if (!ev || !json_is_object(ev)) {
 			log_warn("payload", "active alarms: skipping a stored event that is not "
 				 "a JSON object (%s)", ev ? "not an object" : jerr.text);

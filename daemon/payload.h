@@ -3,9 +3,9 @@
  * "MQTT"), built and parsed in this one module so that the rest of the
  * daemon works with typed values. Every builder returns a malloc'd,
  * NUL-terminated compact JSON string owned by the caller (NULL on allocation
- * failure). Times are RFC 3339 UTC with milliseconds. Numbers are printed
- * with 15 significant digits (0.08 stays 0.08); values of non-bool points
- * are always JSON reals (5 -> 5.0), bool values true/false, a value that is
+ * failure). Times are RFC 3339 UTC with milliseconds. A value is printed
+ * with the fewest digits that identify it (jsonnum, numfmt: 0.08, 229.1136,
+ * -1234567890123456; 5, not 5.0), bool values true/false, a value that is
  * absent or not finite null. seq, outbox and errors are integers.
  */
 #ifndef YW_PAYLOAD_H

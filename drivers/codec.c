@@ -13,7 +13,11 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "numfmt.h"
 
 _Static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE 754 floats required");
 _Static_assert(FLT_MANT_DIG == 24 && DBL_MANT_DIG == 53, "IEEE 754 floats required");
@@ -26,6 +30,14 @@ static const double codec_pow10[10] = {
  * double can express exactly. */
 #define CODEC_I64_HI (0x1p63 - 1024.0)
 #define CODEC_U64_HI (0x1p64 - 2048.0)
+
+/* A float64 carries at most 15 significant digits that are not noise. */
+#define CODEC_F64_SIG 15
+/* "%.*f" of a value below 10^-decimals: "-0." and at most ~340 digits. */
+#define CODEC_ROUND_LEN 400
+/* Doubles below this magnitude round to a finite float32 (FLT_MAX and half
+ * a unit in its last place). */
+#define CODEC_F32_LIMIT 0x1.ffffffp+127
 
 static bool codec_is_bool(const struct point_cfg *p)
 {
@@ -167,23 +179,98 @@ int codec_decode_raw(const struct point_cfg *p, const uint16_t *regs, double *ra
 	return CODEC_OK;
 }
 
+/* Decimal exponent of V (non-zero, finite): V = d.ddd x 10^e. */
+static int codec_exp10(double v)
+{
+	char buf[NUMFMT_LEN];
+
+	snprintf(buf, sizeof buf, "%.16e", v);
+	return atoi(strchr(buf, 'e') + 1);
+}
+
+/* Digits after the point in the shortest text of V, counting at most MAXSIG
+ * significant digits (0.001 -> 3, 0.25 -> 2, 1 and 100 -> 0, 1.5e-20 -> 21,
+ * 0.30000000000000004 -> 15 with MAXSIG 15). */
+static int codec_decimals_of(double v, int maxsig)
+{
+	int n, d;
+
+	if (v == 0.0 || !isfinite(v))
+		return 0;
+	n = numfmt_digits(v);
+	if (n > maxsig)
+		n = maxsig;
+	d = n - 1 - codec_exp10(v);
+	return d > 0 ? d : 0;
+}
+
+/* V rounded to DECIMALS digits after the point, and to at most MAXSIG
+ * significant digits: the nearest double to that decimal. -0 becomes 0. */
+static double codec_round(double v, int decimals, int maxsig)
+{
+	char buf[CODEC_ROUND_LEN];
+	int sig;
+
+	if (v == 0.0)
+		return 0.0;
+	sig = codec_exp10(v) + 1 + decimals;
+	if (sig > maxsig)
+		sig = maxsig;
+	if (sig >= 17)
+		return v;   /* 17 digits identify a double: nothing to round */
+	if (sig < 1)    /* |v| < 10^-decimals: 0 or +-10^-decimals */
+		snprintf(buf, sizeof buf, "%.*f", decimals, v);
+	else
+		snprintf(buf, sizeof buf, "%.*e", sig - 1, v);
+	return strtod(buf, NULL) + 0.0;
+}
+
+/* The raw value as a person reads it, and the decimals and significant
+ * digits it carries (see codec.h). */
+static int codec_raw_text(const struct point_cfg *p, const uint16_t *regs, double *raw,
+			  int *rawdec, int *maxsig)
+{
+	if (codec_decode_raw(p, regs, raw) != CODEC_OK)
+		return CODEC_BAD;
+	*rawdec = 0;
+	*maxsig = 17;
+	if (p->type == TYPE_FLOAT32) {
+		char buf[NUMFMT_LEN];
+		float f = (float)*raw;   /* exact: the raw value is a float32 */
+
+		snprintf(buf, sizeof buf, "%.*g", numfmt_digits_float(f), (double)f);
+		*raw = strtod(buf, NULL);
+		*maxsig = FLT_DECIMAL_DIG;
+		*rawdec = codec_decimals_of(*raw, *maxsig);
+	} else if (p->type == TYPE_FLOAT64) {
+		*maxsig = CODEC_F64_SIG;
+		*rawdec = codec_decimals_of(*raw, *maxsig);
+	}
+	return CODEC_OK;
+}
+
 int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
 		 double *value)
 {
 	double raw, v;
+	int rawdec, maxsig, dec, offdec;
 
 	if (decimals < 0 || decimals > 9)
 		return CODEC_BAD;
-	if (codec_decode_raw(p, regs, &raw) != CODEC_OK)
+	if (codec_is_bool(p))
+		return codec_decode_raw(p, regs, value);
+	if (codec_raw_text(p, regs, &raw, &rawdec, &maxsig) != CODEC_OK)
 		return CODEC_BAD;
-	if (codec_is_bool(p)) {
-		*value = raw;
+	if (p->scale == 1.0 && p->offset == 0.0 && decimals == 0) {
+		*value = raw + 0.0;
 		return CODEC_OK;
 	}
 	v = raw * p->scale / codec_pow10[decimals] + p->offset;
 	if (!isfinite(v))
 		return CODEC_BAD;
-	*value = v;
+	dec = rawdec + codec_decimals_of(p->scale, CODEC_F64_SIG) + decimals;
+	offdec = codec_decimals_of(p->offset, CODEC_F64_SIG);
+	*value = codec_round(v, dec > offdec ? dec : offdec, maxsig);
 	return CODEC_OK;
 }
 
@@ -246,7 +333,7 @@ int codec_encode(const struct point_cfg *p, double value, int decimals, uint16_t
 		float f;
 		uint32_t u;
 
-		if (fabs(raw) > FLT_MAX)
+		if (fabs(raw) >= CODEC_F32_LIMIT)
 			return CODEC_BAD;
 		f = (float)raw;
 		memcpy(&u, &f, sizeof(u));

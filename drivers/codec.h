@@ -4,8 +4,33 @@
  * Pure functions, no state, no I/O. Multi-register values are assembled
  * with explicit byte order and memcpy, never by type punning.
  *
- * Values travel as double. 64-bit integers beyond 2^53 lose precision; no
- * meter counter reaches that.
+ * Values travel as double, and codec_decode returns the value a person
+ * would write (SPEC "MQTT": a value is printed with the fewest digits that
+ * identify it at the precision it was read with; numfmt prints it):
+ * - integer types: raw * scale / 10^d + offset rounded to the decimals that
+ *   the scale, d and the offset carry: max(decimals(scale) + d,
+ *   decimals(offset)), where decimals(x) counts the digits after the point
+ *   of x's shortest round-trip text, of at most 15 significant digits
+ *   (0.001 -> 3, 0.1 -> 1, 0.25 -> 2, 1 -> 0, 1.5e-6 -> 7;
+ *   0.30000000000000004 -> 15: digits past the 15th are noise). The result
+ *   is the nearest double to that decimal: raw 350 x 0.001 is 0.35, not
+ *   0.35000000000000003. Exact as long as the decimal has at most 15
+ *   significant digits, which covers every meter register.
+ *   Unscaled (scale 1, offset 0, d 0) the value is the raw integer itself.
+ * - 64-bit integers: a double holds every integer up to 2^53
+ *   (9007199254740992) exactly, so int64 -1234567890123456 is exact; beyond
+ *   2^53 the value is the nearest double (uint64 18446744073709551615 is
+ *   18446744073709551616, printed so). No meter counter reaches 2^53.
+ * - float32: the nearest double to the shortest decimal that reads back as
+ *   the same float32 (0x43651D2B is 229.1136, not 229.113616943359375);
+ *   scaled, the result rounded as above with the float's shortest text's
+ *   decimals in place of the raw integer's 0, and to at most 9 significant
+ *   digits (FLT_DECIMAL_DIG; float 3 x 0.5 is 1.5, 229.1136 x 0.001 is
+ *   0.2291136). codec_encode of such a value gives back the same float32.
+ * - float64: as read; scaled, rounded as float32, to at most 15 significant
+ *   digits.
+ * - bool: 0 or 1.
+ * Every decoded 0 is +0. codec_decode_raw gives the raw value unrounded.
  *
  * Rules where the SPEC is silent:
  * - The word-order rule is applied to every register type, N = 1 included:
@@ -36,10 +61,10 @@ int codec_width(const struct point_cfg *p);
  * NaN/Inf from a float register. */
 int codec_decode_raw(const struct point_cfg *p, const uint16_t *regs, double *raw);
 
-/* Engineering value of a register point: raw * scale / 10^decimals + offset.
- * DECIMALS is the value of the point's decimals_from point (0 when none);
- * CODEC_BAD for NaN/Inf (also when scaling overflows) or a decimals value
- * outside 0..9. */
+/* Engineering value of a register point: raw * scale / 10^decimals + offset,
+ * as a person would write it (rounded as above). DECIMALS is the value of
+ * the point's decimals_from point (0 when none); CODEC_BAD for NaN/Inf (also
+ * when scaling overflows) or a decimals value outside 0..9. */
 int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
 		 double *value);
 

@@ -6,6 +6,8 @@
  */
 #include <stdio.h>
 
+#include "../jsonnum.h"
+#include "../../drivers/numfmt.h"
 #include "../store/query_json.h"
 #include "cli.h"
 #include "output.h"
@@ -20,12 +22,13 @@ static void cli_alarm_row(struct cli_table *t, json_t *ev, bool active)
 {
 	json_t *val = json_object_get(ev, "value");
 	const char *unit = json_string_value(json_object_get(ev, "unit"));
-	char v[64] = "-";
+	char v[64] = "-", num[NUMFMT_LEN];
+	double x;
 
 	if (json_is_boolean(val))
 		snprintf(v, sizeof v, "%s", json_is_true(val) ? "true" : "false");
-	else if (json_is_number(val))
-		snprintf(v, sizeof v, "%.7g%s%s", json_number_value(val), unit ? " " : "",
+	else if (jsonnum_value(val, &x) == 0)
+		snprintf(v, sizeof v, "%s%s%s", numfmt_double(x, num, sizeof num), unit ? " " : "",
 			 unit ? unit : "");
 	cli_table_row(t, cli_jstr(ev, active ? "raised_ts" : "ts"), cli_jstr(ev, "state"),
 		      cli_jstr(ev, "severity"), cli_jstr(ev, "category"), cli_jstr(ev, "alarm"),

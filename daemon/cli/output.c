@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../jsonnum.h"
 #include "../util.h"
+#include "../../drivers/numfmt.h"
 #include "../store/query_json.h"
 #include "cli.h"
 #include "output.h"
@@ -89,7 +91,11 @@ out_free:
 
 int cli_dump_json(json_t *v)
 {
-	return json_dumpf(v, stdout, QUERY_JSON_FLAGS) == 0 ? 0 : -1;
+	char *s = jsonnum_dumps(v, QUERY_JSON_FLAGS);
+	int r = s && fputs(s, stdout) != EOF ? 0 : -1;
+
+	free(s);
+	return r;
 }
 
 int cli_print_json(json_t *root)
@@ -117,20 +123,6 @@ char *cli_time(int64_t ms, char *buf)
 	return util_fmt_time(ms, buf, CLI_TIME_LEN);
 }
 
-/* A value fit for a table: float32 points carry about 7 significant digits,
- * so they are rounded to that (230.1, not 230.100006103516). JSON and CSV
- * keep the stored value. */
-static double cli_round_value(double v, enum yw_type type)
-{
-	char buf[32];
-
-	if (type == TYPE_FLOAT32) {
-		snprintf(buf, sizeof buf, "%.7g", v);
-		return strtod(buf, NULL);
-	}
-	return v;
-}
-
 char *cli_fmt_value(const struct query_reading *r, enum yw_type type, bool numeric, char *buf,
 		    size_t len)
 {
@@ -141,7 +133,7 @@ char *cli_fmt_value(const struct query_reading *r, enum yw_type type, bool numer
 		snprintf(buf, len, "%s", r->value != 0 ? (numeric ? "1" : "true") :
 			 (numeric ? "0" : "false"));
 	else
-		snprintf(buf, len, "%.15g", numeric ? r->value : cli_round_value(r->value, type));
+		numfmt_double(r->value, buf, len);
 	return buf;
 }
 

@@ -37,8 +37,8 @@ int cli_dump_json(json_t *v);
 
 /* "2026-11-26T04:10:03.123Z" into BUF (CLI_TIME_LEN). */
 char *cli_time(int64_t ms, char *buf);
-/* A value as text: "" when none, true/false for bools, float32 rounded to 7
- * digits. NUMERIC (CSV): 1/0 for bools and numbers not rounded. */
+/* A value as text: "" when none, true/false for bools (NUMERIC, for CSV:
+ * 1/0), numbers as numfmt prints them (the same text as in the JSON). */
 char *cli_fmt_value(const struct query_reading *r, enum yw_type type, bool numeric, char *buf,
 		    size_t len);
 /* "3d 4h", "5m 12s", "0s". */

@@ -3,6 +3,7 @@
  * query_json.h). Arrays skip a row jansson cannot represent (e.g. text that
  * is not UTF-8) rather than fail the whole document.
  */
+#include "../jsonnum.h"
 #include "../util.h"
 #include "query_json.h"
 
@@ -29,7 +30,7 @@ json_t *query_json_value(const struct query_reading *r, enum yw_type type)
 		return json_null();
 	if (type == TYPE_BOOL)
 		return json_boolean(r->value != 0);
-	return json_real(r->value);   /* as on MQTT: 5 -> 5.0 */
+	return jsonnum_real(r->value);   /* as on MQTT: 5, 0.35, 229.1136 */
 }
 
 json_t *query_json_status(const struct query_status *s)
@@ -77,7 +78,7 @@ json_t *query_json_points(const struct query_point *rows, size_t n)
 
 json_t *query_json_event(const struct query_event *e, json_error_t *err)
 {
-	json_t *ev = json_loads(e->json, JSON_REJECT_DUPLICATES, err);
+	json_t *ev = jsonnum_loads(e->json, JSON_REJECT_DUPLICATES, err);
 
 	if (!json_is_object(ev)) {
 		json_decref(ev);

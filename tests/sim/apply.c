@@ -12,6 +12,7 @@
 
 #include "../../daemon/log.h"
 #include "../../daemon/util.h"
+#include "../../drivers/numfmt.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -77,6 +78,7 @@ static void apply_get(struct sim *s, const struct sim_step *st, char *reply, siz
 {
 	const struct sim_dev *d = &s->model.devs[st->dev];
 	const struct point_cfg *p = &d->cfg->points[st->pt];
+	char text[NUMFMT_LEN];
 	double v;
 
 	if (model_read_point(d, (size_t)st->pt, &v) != 0)
@@ -84,7 +86,7 @@ static void apply_get(struct sim *s, const struct sim_step *st, char *reply, siz
 	else if (p->table <= TABLE_DISCRETE || p->type == TYPE_BOOL)
 		snprintf(reply, rlen, "ok %s", v != 0 ? "true" : "false");
 	else
-		snprintf(reply, rlen, "ok %.10g", v);
+		snprintf(reply, rlen, "ok %s", numfmt_double(v, text, sizeof text));
 }
 
 void apply_step(struct sim *s, const struct sim_step *st, char *reply, size_t rlen)

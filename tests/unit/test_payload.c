@@ -5,6 +5,7 @@
  * bad ones, each with its exact error text.
  */
 #include "../../daemon/payload.h"
+#include "../../daemon/jsonnum.h"
 #include "../../daemon/log.h"
 
 #include <jansson.h>
@@ -64,10 +65,11 @@ static bool has_int(json_t *o, const char *k, long long want)
 	return json_is_integer(v) && json_integer_value(v) == want;
 }
 
-static bool has_real(json_t *o, const char *k, double want)
+/* A JSON number equal to WANT (integral values are JSON integers now). */
+static bool has_num(json_t *o, const char *k, double want)
 {
 	json_t *v = json_object_get(o, k);
-	return json_is_real(v) && json_real_value(v) == want;
+	return json_is_number(v) && json_number_value(v) == want;
 }
 
 /* O has exactly the keys of the NULL-terminated list KEYS. */
@@ -137,29 +139,29 @@ static void test_event(void)
 	CHECK(has_str(j, "point", "b3-pressure.pressure"));
 	CHECK(has_str(j, "device", "b3-pressure"));
 	CHECK(has_str(j, "location", "Building 3 pump room"));
-	CHECK(has_real(j, "value", 0.08));
+	CHECK(has_num(j, "value", 0.08));
 	CHECK(has_str(j, "unit", "MPa"));
-	CHECK(has_real(j, "threshold", 0.10));
+	CHECK(has_num(j, "threshold", 0.10));
 	CHECK(has_str(j, "message", "Fire water pressure low, building 3"));
 	CHECK(has_str(j, "ts", T0_TEXT));
 	CHECK(has_str(j, "raised_ts", T0_TEXT));
 	CHECK(has_bool(j, "acked", false));
 	json_decref(j);
 
-	check_case = "event: cleared with clear, integral and computed values";
+	check_case = "event: cleared with clear, integral and decoded values";
 	e = spec_event();
 	e.state = ALARM_EV_CLEARED;
 	e.seq = 9007199254740993LL;
 	e.severity = SEV_WARNING;
 	e.category = CAT_ENVIRONMENT;
-	e.value.v = 1234 * 0.01;       /* 12.340000000000002 in binary */
+	e.value.v = 12.34;             /* as the codec decodes raw 1234 x 0.01 */
 	e.threshold.v = 5;
 	e.clear = (struct pl_value){ true, false, 0.12 };
 	e.ts_ms = T0 + 60000;
 	e.acked = true;
 	text = payload_event(&e);
-	CHECK(text && strstr(text, "\"value\":12.34,") && strstr(text, "\"threshold\":5.0,") &&
-	      strstr(text, "\"threshold\":5.0,\"clear\":0.12,\"message\""));
+	CHECK(text && strstr(text, "\"value\":12.34,") &&
+	      strstr(text, "\"threshold\":5,\"clear\":0.12,\"message\""));
 	j = parse(text);
 	CHECK(has_keys(j, event_keys_clear));
 	CHECK(has_str(j, "event_id", "gw1-9007199254740993"));
@@ -167,8 +169,8 @@ static void test_event(void)
 	CHECK(has_str(j, "state", "cleared"));
 	CHECK(has_str(j, "severity", "warning"));
 	CHECK(has_str(j, "category", "environment"));
-	CHECK(has_real(j, "threshold", 5));
-	CHECK(has_real(j, "clear", 0.12));
+	CHECK(has_num(j, "threshold", 5));
+	CHECK(has_num(j, "clear", 0.12));
 	CHECK(has_str(j, "ts", "2026-11-26T04:11:03.123Z"));
 	CHECK(has_str(j, "raised_ts", T0_TEXT));
 	CHECK(has_bool(j, "acked", true));
@@ -324,6 +326,56 @@ static void test_alarms_active(void)
 	json_decref(j);
 	free(t1);
 	free(t2);
+
+	check_case = "alarms active: stored numbers come out as written";
+	e1.value.v = 0x1p64;           /* beyond what jansson reads as an integer */
+	e1.threshold.v = 0.1 + 0.2;    /* 17 digits */
+	e1.clear = (struct pl_value){ true, false, -1234567890123456.0 };
+	t1 = payload_event(&e1);
+	events[0] = t1;
+	{
+		char *text = payload_alarms_active(T0, events, 1);
+		char expect[2048];
+
+		snprintf(expect, sizeof expect, "{\"ts\":\"" T0_TEXT "\",\"alarms\":[%s]}",
+			 t1 ? t1 : "");
+		CHECK(t1 && strstr(t1, "\"value\":18446744073709551616,\"unit\""));
+		CHECK(t1 && strstr(t1, "\"threshold\":0.30000000000000004,"
+				      "\"clear\":-1234567890123456,"));
+		CHECK(text && strcmp(text, expect) == 0);
+		free(text);
+	}
+	free(t1);
+}
+
+static void test_jsonnum(void)
+{
+	json_error_t err;
+	json_t *j, *o;
+	double v = 0;
+	char *text;
+
+	check_case = "jsonnum: markers, values, parsing";
+	o = json_pack("{s:o, s:o, s:o, s:o, s:s}", "a", jsonnum_real(0.35),
+		      "b", jsonnum_real(INFINITY), "c", json_stringn("\0#1x", 4),
+		      "d", json_real(80.0), "e", "\\u0000#5");
+	text = o ? jsonnum_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	CHECK(text && strcmp(text, "{\"a\":0.35,\"b\":null,\"c\":null,\"d\":80.0,"
+			      "\"e\":\"\\\\u0000#5\"}") == 0);
+	CHECK(jsonnum_value(json_object_get(o, "a"), &v) == 0 && v == 0.35);
+	CHECK(jsonnum_value(json_object_get(o, "d"), &v) == 0 && v == 80.0);
+	CHECK(jsonnum_value(json_object_get(o, "e"), &v) == -1);
+	CHECK(jsonnum_value(json_object_get(o, "b"), &v) == -1);
+	free(text);
+	json_decref(o);
+
+	j = jsonnum_loads("{\"seq\":3,\"v\":[18446744073709551616,0.1,-5,1e21]}", 0, &err);
+	CHECK(j && json_is_integer(json_object_get(j, "seq")));
+	text = j ? jsonnum_dumps(j, JSON_COMPACT) : NULL;
+	CHECK(text && strcmp(text, "{\"seq\":3,\"v\":[18446744073709551616,0.1,-5,1e+21]}") == 0);
+	free(text);
+	json_decref(j);
+	CHECK(jsonnum_loads("{\"a\":", 0, &err) == NULL);
 }
 
 static void test_device_status(void)
@@ -370,11 +422,31 @@ static void test_telemetry(void)
 	CHECK(has_str(j, "quality", "good"));
 	v = json_object_get(j, "values");
 	CHECK(json_is_object(v) && json_object_size(v) == 4);
-	CHECK(has_real(v, "pressure", 0.08));
+	CHECK(has_num(v, "pressure", 0.08));
 	CHECK(has_bool(v, "relay1", true));
-	CHECK(has_real(v, "energy", 123456789012.345));
-	CHECK(has_real(v, "count", 42));
+	CHECK(has_num(v, "energy", 123456789012.345));
+	CHECK(has_num(v, "count", 42));
 	json_decref(j);
+
+	check_case = "telemetry: the fewest digits that identify each value";
+	{
+		const char *nn[] = { "i64", "f32", "scaled", "sum", "int", "u64", "big", "tiny",
+				     "nan", "neg0" };
+		struct pl_value vv[] = {
+			{ true, false, -1234567890123456.0 }, { true, false, 229.1136 },
+			{ true, false, 0.35 }, { true, false, 0.1 + 0.2 }, { true, false, 5 },
+			{ true, false, 0x1p64 }, { true, false, 1e21 }, { true, false, 1e-7 },
+			{ true, false, NAN }, { true, false, -0.0 },
+		};
+		char *text = payload_telemetry("m1", T0, nn, vv, 10, Q_GOOD);
+
+		CHECK(text && strcmp(text, "{\"device\":\"m1\",\"ts\":\"" T0_TEXT "\",\"values\":{"
+			"\"i64\":-1234567890123456,\"f32\":229.1136,\"scaled\":0.35,"
+			"\"sum\":0.30000000000000004,\"int\":5,\"u64\":18446744073709551616,"
+			"\"big\":1e+21,\"tiny\":1e-7,\"nan\":null,\"neg0\":0},"
+			"\"quality\":\"good\"}") == 0);
+		free(text);
+	}
 
 	check_case = "telemetry: stale, no values";
 	j = parse(payload_telemetry("b3-meter", T0, NULL, NULL, 0, Q_STALE));
@@ -417,7 +489,7 @@ static void test_cmd_result(void)
 	check_case = "cmd result: read value";
 	j = parse(payload_cmd_result("req-3", true, NULL, &num));
 	CHECK(has_keys(j, k_val));
-	CHECK(has_real(j, "value", 1.5));
+	CHECK(has_num(j, "value", 1.5));
 	json_decref(j);
 
 	check_case = "cmd result: write bool value";
@@ -625,6 +697,7 @@ int main(void)
 	test_event();
 	test_status();
 	test_alarms_active();
+	test_jsonnum();
 	test_device_status();
 	test_telemetry();
 	test_cmd_result();

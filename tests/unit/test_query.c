@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../daemon/jsonnum.h"
 #include "../../daemon/store.h"
 #include "../../daemon/store/query.h"
 #include "../../daemon/store/query_json.h"
@@ -201,7 +202,7 @@ static void check_fill_layout(const char *path)
 /* V as compact JSON (malloc'd); V is released. */
 static char *dump(json_t *v)
 {
-	char *doc = v ? json_dumps(v, QUERY_JSON_FLAGS) : NULL;
+	char *doc = v ? jsonnum_dumps(v, QUERY_JSON_FLAGS) : NULL;
 
 	json_decref(v);
 	return doc;
@@ -301,6 +302,10 @@ static void test_points(struct query *q, int64_t now, int64_t base)
 	free(doc);
 	doc = dump(query_json_points(p + 3, 1));
 	CHECK(doc && strstr(doc, "\"value\":true") != NULL);
+	free(doc);
+	/* numbers with the fewest digits: an int16 7 is 7, not 7.0 */
+	doc = dump(query_json_points(p + 1, 2));
+	CHECK(doc && strstr(doc, "\"value\":7,") != NULL && strstr(doc, "\"value\":1234.5,"));
 	free(doc);
 	free(p);
 

@@ -28,9 +28,11 @@ static struct store *cli_fill_store(const char *path, struct config *cfg, struct
 
 	f->now = now;
 	f->base = now - HOUR;
-	/* b3-pressure: 10 readings a minute apart, 0.30, 0.32, ... 0.48. */
+	/* b3-pressure: 10 readings a minute apart, 0.30, 0.32, ... 0.48, as the
+	 * codec decodes them (the nearest double to each decimal). */
 	for (int i = 0; i < 10; i++)
-		CHECK(store_put_reading(st, 0, 0, f->base + i * 60000LL, 0.30 + i * 0.02, Q_GOOD) == 1);
+		CHECK(store_put_reading(st, 0, 0, f->base + i * 60000LL, (30 + i * 2) / 100.0,
+					Q_GOOD) == 1);
 	CHECK(store_put_reading(st, 0, 1, f->base, 7, Q_GOOD) == 1);
 	CHECK(store_put_reading(st, 1, 0, f->base - HOUR, 1234.5, Q_GOOD) == 1);
 	CHECK(store_put_reading(st, 1, 1, f->base - HOUR, 1, Q_GOOD) == 1);
