@@ -111,7 +111,7 @@ install(FILES docs/man/yardwatchd.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES docs/man/yardwatch.1 docs/man/yardwatch-sim.1
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES docs/man/yardwatch.json.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
-install(FILES README.md docs/install.md docs/spec.md docs/simulator.md
+install(FILES README.md docs/install.md docs/spec.md docs/behaviour.md docs/store.md docs/simulator.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ---- CPack: the .deb ----
