@@ -150,35 +150,45 @@ int cfg_get_int_of(struct ctx *c, json_t *o, const char *base, const char *key,
 	return -1;
 }
 
-int cfg_get_num(struct ctx *c, json_t *o, const char *base, const char *key,
-		   double *out)
+/* The number at KEY of O: 1, 0 when absent, -1 when it is not a number
+ * (not reported: the callers word the message). */
+static int num_at(json_t *o, const char *key, double *out)
 {
 	json_t *v = json_object_get(o, key);
-	char p[PATHSZ];
 
 	if (!v)
 		return 0;
-	if (!json_is_number(v)) {
-		cfg_err(c, cfg_kpath(p, base, key), "must be a number");
+	if (!json_is_number(v))
 		return -1;
-	}
 	*out = json_number_value(v);
 	return 1;
+}
+
+int cfg_get_num(struct ctx *c, json_t *o, const char *base, const char *key,
+		   double *out)
+{
+	char p[PATHSZ];
+	int r = num_at(o, key, out);
+
+	if (r < 0)
+		cfg_err(c, cfg_kpath(p, base, key), "must be a number");
+	return r;
 }
 
 int cfg_get_num_range(struct ctx *c, json_t *o, const char *base, const char *key,
 			 double lo, double hi, double *out)
 {
-	json_t *v = json_object_get(o, key);
 	char p[PATHSZ];
+	double v = 0;
+	int r = num_at(o, key, &v);
 
-	if (!v)
+	if (r == 0)
 		return 0;
-	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+	if (r < 0 || v < lo || v > hi) {
 		cfg_err(c, cfg_kpath(p, base, key), "must be a number in %g..%g", lo, hi);
 		return -1;
 	}
-	*out = json_number_value(v);
+	*out = v;
 	return 1;
 }
 

@@ -82,16 +82,9 @@ static int store_mark_removed(struct store *st, const struct config *cfg, int64_
 		const char *id = (const char *)sqlite3_column_text(s, 0);
 		if (!id || store_cfg_has_point(cfg, id, NULL))
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *nn = realloc(names, ncap * sizeof *names);
-			if (!nn) {
-				log_error("store", "out of memory");
-				sqlite3_reset(s);
-				goto out_free;
-			}
-			names = nn;
-			cap = ncap;
+		if (store_grow((void **)&names, &cap, n + 1, sizeof *names) < 0) {
+			sqlite3_reset(s);
+			goto out_free;
 		}
 		util_strlcpy(names[n++], id, YW_ID_MAX);
 	}
@@ -122,16 +115,9 @@ static int store_mark_removed(struct store *st, const struct config *cfg, int64_
 		const char *pt = (const char *)sqlite3_column_text(s, 2);
 		if (dev && pt && store_cfg_has_point(cfg, dev, pt))
 			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			void *ni = realloc(ids, ncap * sizeof *ids);
-			if (!ni) {
-				log_error("store", "out of memory");
-				sqlite3_reset(s);
-				goto out_free;
-			}
-			ids = ni;
-			cap = ncap;
+		if (store_grow((void **)&ids, &cap, n + 1, sizeof *ids) < 0) {
+			sqlite3_reset(s);
+			goto out_free;
 		}
 		ids[n++] = sqlite3_column_int64(s, 0);
 	}

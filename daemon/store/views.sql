@@ -123,17 +123,12 @@ FROM (
     -- its bytes
     SELECT
       t0, seq, i,
-      instr(b.x, substr(data, o + 1, 1)) - 1 AS id1,
-      instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
+      instr(b.x, substr(data, o + 1, 1)) - 1 AS id1, instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
       instr(b.x, substr(data, o + 3, 1)) - 1 AS id3,
-      instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1,
-      instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
-      instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3,
-      instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
-      instr(b.x, substr(data, o + 8, 1)) - 1 AS v1,
-      instr(b.x, substr(data, o + 9, 1)) - 1 AS v2,
-      instr(b.x, substr(data, o + 10, 1)) - 1 AS v3,
-      instr(b.x, substr(data, o + 11, 1)) - 1 AS v4
+      instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1, instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
+      instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3, instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
+      instr(b.x, substr(data, o + 8, 1)) - 1 AS v1, instr(b.x, substr(data, o + 9, 1)) - 1 AS v2,
+      instr(b.x, substr(data, o + 10, 1)) - 1 AS v3, instr(b.x, substr(data, o + 11, 1)) - 1 AS v4
     FROM (
       -- the entries: the i-th of the section starts at byte offset o
       SELECT j.t0, j.seq, j.data, k.i,
@@ -167,21 +162,14 @@ FROM (
   FROM (
     SELECT
       t0, seq, n4, i,
-      instr(b.x, substr(data, o + 1, 1)) - 1 AS id1,
-      instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
+      instr(b.x, substr(data, o + 1, 1)) - 1 AS id1, instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
       instr(b.x, substr(data, o + 3, 1)) - 1 AS id3,
-      instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1,
-      instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
-      instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3,
-      instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
-      instr(b.x, substr(data, o + 8, 1)) - 1 AS v1,
-      instr(b.x, substr(data, o + 9, 1)) - 1 AS v2,
-      instr(b.x, substr(data, o + 10, 1)) - 1 AS v3,
-      instr(b.x, substr(data, o + 11, 1)) - 1 AS v4,
-      instr(b.x, substr(data, o + 12, 1)) - 1 AS v5,
-      instr(b.x, substr(data, o + 13, 1)) - 1 AS v6,
-      instr(b.x, substr(data, o + 14, 1)) - 1 AS v7,
-      instr(b.x, substr(data, o + 15, 1)) - 1 AS v8
+      instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1, instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
+      instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3, instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
+      instr(b.x, substr(data, o + 8, 1)) - 1 AS v1, instr(b.x, substr(data, o + 9, 1)) - 1 AS v2,
+      instr(b.x, substr(data, o + 10, 1)) - 1 AS v3, instr(b.x, substr(data, o + 11, 1)) - 1 AS v4,
+      instr(b.x, substr(data, o + 12, 1)) - 1 AS v5, instr(b.x, substr(data, o + 13, 1)) - 1 AS v6,
+      instr(b.x, substr(data, o + 14, 1)) - 1 AS v7, instr(b.x, substr(data, o + 15, 1)) - 1 AS v8
     FROM (
       SELECT j.t0, j.seq, j.n4, j.data, k.i,
              11 * j.n4 + 15 * k.i AS o
@@ -202,13 +190,10 @@ SELECT
 FROM (
   SELECT
     t0, seq, n4, n8, i,
-    instr(b.x, substr(data, o + 1, 1)) - 1 AS id1,
-    instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
+    instr(b.x, substr(data, o + 1, 1)) - 1 AS id1, instr(b.x, substr(data, o + 2, 1)) - 1 AS id2,
     instr(b.x, substr(data, o + 3, 1)) - 1 AS id3,
-    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1,
-    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
-    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3,
-    instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
+    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt1, instr(b.x, substr(data, o + 5, 1)) - 1 AS dt2,
+    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt3, instr(b.x, substr(data, o + 7, 1)) - 1 AS dt4,
     instr(b.x, substr(data, o + 8, 1)) - 1 AS q
   FROM (
     SELECT j.t0, j.seq, j.n4, j.n8, j.data, k.i,
@@ -240,12 +225,9 @@ SELECT
 FROM (
   SELECT
     t0,
-    instr(b.x, substr(data, o + 1, 1)) - 1 AS num1,
-    instr(b.x, substr(data, o + 2, 1)) - 1 AS num2,
-    instr(b.x, substr(data, o + 3, 1)) - 1 AS dt1,
-    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt2,
-    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt3,
-    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt4
+    instr(b.x, substr(data, o + 1, 1)) - 1 AS num1, instr(b.x, substr(data, o + 2, 1)) - 1 AS num2,
+    instr(b.x, substr(data, o + 3, 1)) - 1 AS dt1, instr(b.x, substr(data, o + 4, 1)) - 1 AS dt2,
+    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt3, instr(b.x, substr(data, o + 6, 1)) - 1 AS dt4
   FROM (
     SELECT j.t0, j.data,
            11 * j.n4 + 15 * j.n8 + 8 * j.nq + 6 * k.i AS o
@@ -261,12 +243,9 @@ SELECT
 FROM (
   SELECT
     t0,
-    instr(b.x, substr(data, o + 1, 1)) - 1 AS num1,
-    instr(b.x, substr(data, o + 2, 1)) - 1 AS num2,
-    instr(b.x, substr(data, o + 3, 1)) - 1 AS dt1,
-    instr(b.x, substr(data, o + 4, 1)) - 1 AS dt2,
-    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt3,
-    instr(b.x, substr(data, o + 6, 1)) - 1 AS dt4,
+    instr(b.x, substr(data, o + 1, 1)) - 1 AS num1, instr(b.x, substr(data, o + 2, 1)) - 1 AS num2,
+    instr(b.x, substr(data, o + 3, 1)) - 1 AS dt1, instr(b.x, substr(data, o + 4, 1)) - 1 AS dt2,
+    instr(b.x, substr(data, o + 5, 1)) - 1 AS dt3, instr(b.x, substr(data, o + 6, 1)) - 1 AS dt4,
     instr(b.x, substr(data, o + 7, 1)) - 1 AS ok,
     instr(b.x, substr(data, o + 8, 1)) - 1 AS timeouts,
     instr(b.x, substr(data, o + 9, 1)) - 1 AS exceptions,
