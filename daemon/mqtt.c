@@ -1,97 +1,10 @@
 /*
- * mqtt: libmosquitto driven from the daemon's poll() loop.
- *
- * Every connection attempt gets a fresh `struct mosquitto`, set up for the
- * broker being tried (TLS only for mqtts://), and the instance is destroyed
- * when the attempt fails or the session ends. That keeps TLS settings from
- * leaking between mqtt:// and mqtts:// brokers, guarantees that nothing of a
- * dead session is retransmitted by the library (the session is clean and the
- * store's outbox re-sends what was not acknowledged), and leaves no
- * half-open socket behind. Message ids therefore restart with each session.
- *
- * A connection attempt goes through three steps, none of which blocks for
- * long: mosquitto_connect_async() resolves the name (getaddrinfo blocks
- * until the resolver answers: with an IP address or a working local
- * resolver that is immediate; a broken DNS can hold the loop for the
- * resolver's timeout, accepted and documented), starts a non-blocking TCP
- * connect and queues CONNECT; we wait for the socket to become writable and
- * read SO_ERROR ourselves (libmosquitto 2.0 does not check it); then the TLS
- * handshake (mqtts) and CONNECT/CONNACK run on the socket as poll() reports
- * it. An attempt that has no CONNACK after MQTT_CONNECT_TIMEOUT_MS fails.
- *
- * libmosquitto 2.0 quirk handled here: during the TLS handshake the
- * library's want_write flag stays set after the first SSL_connect() from
- * connect_async() (it is only cleared by the next SSL_write, i.e. when
- * CONNECT goes out), so asking poll() for POLLOUT then would spin. While a
- * TLS attempt is in progress we therefore ask only for POLLIN and run both
- * loop_read (which drives the handshake) and loop_write on every wakeup.
- *
- * Brokers are tried in order; a failure moves on to the next one at once,
- * and after a full round we wait 1 s, doubling up to 30 s, reset by a
- * successful CONNACK. After a lost session the next attempt starts from the
- * first broker, one backoff step later, so two gateways fighting over a
- * client id cannot reconnect in a tight loop.
+ * mqtt: the link's state, the library's callbacks and the API of mqtt.h.
+ * See mqtt_int.h.
  */
-#include "mqtt.h"
+#include "mqtt_int.h"
 
-#include <errno.h>
-#include <mosquitto.h>
-#include <poll.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "log.h"
-#include "util.h"
-
-#define MQTT_BACKOFF_MIN_MS 1000
-#define MQTT_BACKOFF_MAX_MS 30000
-#define MQTT_CONNECT_TIMEOUT_MS 10000
-#define MQTT_TICK_MS 1000
-#define MQTT_SYSTEM_CAPATH "/etc/ssl/certs"
-#define MQTT_TLS_VERIFY_PEER 1        /* OpenSSL's SSL_VERIFY_PEER */
-
-enum mqtt_state {
-	MQ_WAIT,        /* no socket: waiting for the next attempt */
-	MQ_CONNECTING,  /* TCP connect, TLS handshake, CONNECT/CONNACK */
-	MQ_UP,          /* CONNACK accepted */
-	MQ_STOPPED,     /* after mqtt_shutdown(): stays down */
-};
-
-struct mqtt_link {
-	struct mqtt_cfg cfg;         /* copy; cfg.brokers is our own array */
-	char *will_topic;            /* NULL: no Last Will */
-	char *will_payload;
-	char *sub_topic;             /* NULL: no subscription */
-	struct mqtt_callbacks cb;
-	void *ctx;
-
-	struct mosquitto *mosq;      /* the current attempt or session */
-	enum mqtt_state state;
-	size_t cur;                  /* index of the broker tried / in use */
-	char url[YW_TEXT_MAX + 32];  /* of brokers[cur], for the log */
-	bool tcp_up;                 /* the non-blocking connect completed */
-	int64_t next_attempt_ms;
-	int64_t attempt_start_ms;
-	int64_t deadline_ms;         /* of the current attempt */
-	int backoff_ms;
-
-	/* Set by the library's callbacks during one service step. */
-	bool lost;                   /* the library dropped the socket */
-	int lost_rc;
-	int lost_errno;
-	int connack_rc;              /* -1: no refusal */
-	char lib_err[256];           /* last error the library logged */
-
-	bool stopping;               /* inside mqtt_shutdown() */
-	int shutdown_mid;
-	bool shutdown_acked;
-};
-
-static unsigned mqtt_lib_refs;
+static unsigned mqtt_lib_refs;   /* mosquitto_lib_init() users */
 
 /* ---------- helpers ---------- */
 
@@ -107,7 +20,7 @@ static char *mqtt_strdup_or_null(const char *s, bool *ok)
 	return d;
 }
 
-static void mqtt_fmt_url(struct mqtt_link *m)
+void mqtt_fmt_url(struct mqtt_link *m)
 {
 	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
 	bool v6 = strchr(b->host, ':') != NULL;
@@ -116,7 +29,7 @@ static void mqtt_fmt_url(struct mqtt_link *m)
 		 v6 ? "[" : "", b->host, v6 ? "]" : "", b->port);
 }
 
-static const char *mqtt_connack_reason(int rc)
+const char *mqtt_connack_reason(int rc)
 {
 	switch (rc) {
 	case 1: return "unacceptable protocol version";
@@ -131,7 +44,7 @@ static const char *mqtt_connack_reason(int rc)
 /* The tail of an OpenSSL error line as libmosquitto logs it,
  * "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed"
  * -> "certificate verify failed"; other lines as they are. */
-static const char *mqtt_lib_reason(const char *s)
+const char *mqtt_lib_reason(const char *s)
 {
 	const char *p;
 
@@ -148,7 +61,7 @@ static const char *mqtt_lib_reason(const char *s)
 }
 
 /* Why the library dropped the connection, for the log. */
-static void mqtt_drop_reason(const struct mqtt_link *m, char *buf, size_t len)
+void mqtt_drop_reason(const struct mqtt_link *m, char *buf, size_t len)
 {
 	switch (m->lost_rc) {
 	case MOSQ_ERR_CONN_LOST:
@@ -197,10 +110,8 @@ static void mqtt_backoff_step(struct mqtt_link *m, int64_t from, int64_t now)
 
 /* One attempt failed: log it once, move on to the next broker at once, or
  * after a full round wait the backoff. */
-static void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
-static void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
+void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
 {
 	char reason[YW_PATH_MAX + 256];
 	va_list ap;
@@ -221,7 +132,7 @@ static void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fm
 	}
 }
 
-static void mqtt_session_lost(struct mqtt_link *m, int64_t now)
+void mqtt_session_lost(struct mqtt_link *m, int64_t now)
 {
 	char reason[300];
 
@@ -237,7 +148,7 @@ static void mqtt_session_lost(struct mqtt_link *m, int64_t now)
 
 /* ---------- library callbacks (run inside loop_read/write/misc) ---------- */
 
-static void mqtt_lib_on_connect(struct mosquitto *mosq, void *obj, int rc)
+void mqtt_lib_on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct mqtt_link *m = obj;
 
@@ -258,7 +169,7 @@ static void mqtt_lib_on_connect(struct mosquitto *mosq, void *obj, int rc)
 		m->cb.on_connect(m->ctx);
 }
 
-static void mqtt_lib_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+void mqtt_lib_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct mqtt_link *m = obj;
 
@@ -268,7 +179,7 @@ static void mqtt_lib_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	m->lost_rc = rc;
 }
 
-static void mqtt_lib_on_publish(struct mosquitto *mosq, void *obj, int mid)
+void mqtt_lib_on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
 	struct mqtt_link *m = obj;
 
@@ -281,7 +192,7 @@ static void mqtt_lib_on_publish(struct mosquitto *mosq, void *obj, int mid)
 		m->cb.on_publish(m->ctx, mid);
 }
 
-static void mqtt_lib_on_message(struct mosquitto *mosq, void *obj,
+void mqtt_lib_on_message(struct mosquitto *mosq, void *obj,
 				const struct mosquitto_message *msg)
 {
 	struct mqtt_link *m = obj;
@@ -296,7 +207,7 @@ static void mqtt_lib_on_message(struct mosquitto *mosq, void *obj,
 				 (size_t)msg->payloadlen);
 }
 
-static void mqtt_lib_on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+void mqtt_lib_on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
 {
 	struct mqtt_link *m = obj;
 
@@ -309,246 +220,13 @@ static void mqtt_lib_on_log(struct mosquitto *mosq, void *obj, int level, const 
 }
 
 /* Never let OpenSSL prompt on the terminal for an encrypted key. */
-static int mqtt_no_key_password(char *buf, int size, int rwflag, void *userdata)
+int mqtt_no_key_password(char *buf, int size, int rwflag, void *userdata)
 {
 	(void)buf;
 	(void)size;
 	(void)rwflag;
 	(void)userdata;
 	return 0;
-}
-
-/* ---------- connecting ---------- */
-
-/* PATH when it is set and cannot be read (errno tells why), else NULL. */
-static const char *mqtt_unreadable(const char *path)
-{
-	return path[0] && access(path, R_OK) != 0 ? path : NULL;
-}
-
-/* Set up a fresh instance for brokers[cur]. 0, or -1 with REASON filled. */
-static int mqtt_setup_instance(struct mqtt_link *m, char *reason, size_t len)
-{
-	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
-	const struct mqtt_cfg *c = &m->cfg;
-	int rc;
-
-	m->mosq = mosquitto_new(c->client_id[0] ? c->client_id : NULL, true, m);
-	if (!m->mosq) {
-		snprintf(reason, len, "cannot create the client: %s", strerror(errno));
-		return -1;
-	}
-	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	mosquitto_connect_callback_set(m->mosq, mqtt_lib_on_connect);
-	mosquitto_disconnect_callback_set(m->mosq, mqtt_lib_on_disconnect);
-	mosquitto_publish_callback_set(m->mosq, mqtt_lib_on_publish);
-	mosquitto_message_callback_set(m->mosq, mqtt_lib_on_message);
-	mosquitto_log_callback_set(m->mosq, mqtt_lib_on_log);
-
-	if (c->username[0]) {
-		rc = mosquitto_username_pw_set(m->mosq, c->username,
-					       c->password[0] ? c->password : NULL);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			snprintf(reason, len, "user name: %s", mosquitto_strerror(rc));
-			return -1;
-		}
-	}
-	if (m->will_topic) {
-		rc = mosquitto_will_set(m->mosq, m->will_topic, (int)strlen(m->will_payload),
-					m->will_payload, 1, true);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			snprintf(reason, len, "Last Will on %s: %s", m->will_topic,
-				 mosquitto_strerror(rc));
-			return -1;
-		}
-	}
-	if (b->tls) {
-		rc = mosquitto_tls_set(m->mosq, c->ca_file[0] ? c->ca_file : NULL,
-				       c->ca_file[0] ? NULL : MQTT_SYSTEM_CAPATH,
-				       c->cert_file[0] ? c->cert_file : NULL,
-				       c->key_file[0] ? c->key_file : NULL, mqtt_no_key_password);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			const char *bad = mqtt_unreadable(c->ca_file);
-			if (!bad)
-				bad = mqtt_unreadable(c->cert_file);
-			if (!bad)
-				bad = mqtt_unreadable(c->key_file);
-			if (bad)
-				snprintf(reason, len, "TLS setup failed: cannot read %s: %s", bad,
-					 strerror(errno));
-			else
-				snprintf(reason, len, "TLS setup failed: %s", mosquitto_strerror(rc));
-			return -1;
-		}
-		/* Verification is always on: peer certificate and host name. */
-		rc = mosquitto_tls_opts_set(m->mosq, MQTT_TLS_VERIFY_PEER, NULL, NULL);
-		if (rc == MOSQ_ERR_SUCCESS)
-			rc = mosquitto_tls_insecure_set(m->mosq, false);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			snprintf(reason, len, "TLS setup failed: %s", mosquitto_strerror(rc));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
-{
-	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
-	char reason[YW_PATH_MAX + 128];
-	int keepalive = m->cfg.keepalive_s;
-	int rc;
-
-	mqtt_fmt_url(m);
-	m->lost = false;
-	m->lost_rc = 0;
-	m->lost_errno = 0;
-	m->connack_rc = -1;
-	m->lib_err[0] = '\0';
-	m->tcp_up = false;
-	m->state = MQ_CONNECTING;
-	m->attempt_start_ms = now;
-	m->deadline_ms = now + MQTT_CONNECT_TIMEOUT_MS;
-
-	if (mqtt_setup_instance(m, reason, sizeof reason) < 0) {
-		mqtt_attempt_failed(m, now, "%s", reason);
-		return;
-	}
-	if (keepalive < 5)
-		keepalive = 5;          /* libmosquitto's minimum */
-	if (keepalive > 65535)
-		keepalive = 65535;
-	log_debug("mqtt", "%s: connecting", m->url);
-	errno = 0;
-	rc = mosquitto_connect_async(m->mosq, b->host, b->port, keepalive);
-	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) < 0)
-		rc = MOSQ_ERR_NO_CONN;
-	switch (rc) {
-	case MOSQ_ERR_SUCCESS:
-		return;
-	case MOSQ_ERR_ERRNO:
-		mqtt_attempt_failed(m, now, "connect failed: %s",
-				    errno ? strerror(errno) : "socket error");
-		return;
-	case MOSQ_ERR_EAI:
-		mqtt_attempt_failed(m, now, "cannot resolve host name %s", b->host);
-		return;
-	case MOSQ_ERR_TLS:
-		/* On a fast link the handshake may already have failed inside
-		 * connect_async; OpenSSL's own errors tell it from a setup
-		 * error (libmosquitto's "Error: Unable to load ..."). */
-		mqtt_attempt_failed(m, now, "TLS %s failed: %s",
-				    strncmp(m->lib_err, "OpenSSL Error", 13) == 0 ? "handshake" : "setup",
-				    m->lib_err[0] ? mqtt_lib_reason(m->lib_err) : "unknown error");
-		return;
-	default:
-		mqtt_attempt_failed(m, now, "connect failed: %s", mosquitto_strerror(rc));
-		return;
-	}
-}
-
-/* I/O of an attempt in progress. */
-static void mqtt_io_connecting(struct mqtt_link *m, short revents, int64_t now)
-{
-	const bool tls = m->cfg.brokers[m->cur].tls;
-	int rc;
-
-	if (!m->tcp_up) {
-		int err = 0;
-		socklen_t elen = sizeof err;
-
-		if (!(revents & (POLLOUT | POLLERR | POLLHUP)))
-			return;
-		if (getsockopt(mosquitto_socket(m->mosq), SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-			err = errno;
-		if (err) {
-			mqtt_attempt_failed(m, now, "connect failed: %s", strerror(err));
-			return;
-		}
-		m->tcp_up = true;
-	}
-
-	rc = mosquitto_loop_read(m->mosq, 1);
-	if (rc == MOSQ_ERR_TLS && !m->lost) {
-		/* The handshake failed; the library closed the socket without
-		 * a disconnect callback. */
-		mqtt_attempt_failed(m, now, "TLS handshake failed: %s",
-				    m->lib_err[0] ? mqtt_lib_reason(m->lib_err) : "unknown error");
-		return;
-	}
-	if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
-		m->lost = true;
-		m->lost_rc = rc;
-		m->lost_errno = errno;
-	}
-	if (!m->lost && mosquitto_socket(m->mosq) >= 0 && (tls || mosquitto_want_write(m->mosq))) {
-		rc = mosquitto_loop_write(m->mosq, 1);
-		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
-			m->lost = true;
-			m->lost_rc = rc;
-			m->lost_errno = errno;
-		}
-	}
-	/* Backstop: the broker hung up while we were still connecting and the
-	 * library did not notice (it takes SSL_ERROR_SYSCALL during the
-	 * handshake for "try again"). */
-	if (m->state == MQ_CONNECTING && !m->lost && (revents & (POLLERR | POLLHUP | POLLRDHUP))) {
-		m->lost = true;
-		m->lost_rc = MOSQ_ERR_CONN_LOST;
-	}
-}
-
-/* I/O of an established session. */
-static void mqtt_io_up(struct mqtt_link *m, short revents)
-{
-	int rc;
-
-	if (revents & (POLLIN | POLLERR | POLLHUP)) {
-		rc = mosquitto_loop_read(m->mosq, 1);
-		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
-			m->lost = true;
-			m->lost_rc = rc;
-			m->lost_errno = errno;
-		}
-	}
-	/* Also flushes what callbacks published during loop_read. */
-	if (!m->lost && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq)) {
-		rc = mosquitto_loop_write(m->mosq, 1);
-		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
-			m->lost = true;
-			m->lost_rc = rc;
-			m->lost_errno = errno;
-		}
-	}
-}
-
-/* After I/O: turn what the library reported into our state. */
-static void mqtt_settle(struct mqtt_link *m, int64_t now)
-{
-	char reason[300];
-
-	if (m->state != MQ_CONNECTING && m->state != MQ_UP)
-		return;
-	if (!m->lost && m->mosq && mosquitto_socket(m->mosq) < 0) {
-		m->lost = true;
-		if (!m->lost_rc)
-			m->lost_rc = MOSQ_ERR_CONN_LOST;
-	}
-	if (m->lost) {
-		if (m->state == MQ_UP) {
-			mqtt_session_lost(m, now);
-		} else if (m->connack_rc > 0) {
-			mqtt_attempt_failed(m, now, "broker refused the connection: %s",
-					    mqtt_connack_reason(m->connack_rc));
-		} else {
-			mqtt_drop_reason(m, reason, sizeof reason);
-			mqtt_attempt_failed(m, now, "connect failed: %s", reason);
-		}
-		return;
-	}
-	if (m->state == MQ_CONNECTING && now >= m->deadline_ms)
-		mqtt_attempt_failed(m, now, "connect failed: no answer within %d s",
-				    MQTT_CONNECT_TIMEOUT_MS / 1000);
 }
 
 /* ---------- API ---------- */
