@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(gcc make cmake pkg-config
       libmodbus-dev libmosquitto-dev libsqlite3-dev libjansson-dev libsystemd-dev
       mosquitto mosquitto-clients socat openssl sqlite3 procps
-      python3 python3-paho-mqtt valgrind
+      python3 python3-paho-mqtt valgrind clang libclang-rt-dev
       dpkg-dev systemd man-db file)
 pkgs+=("$@")
 

@@ -61,6 +61,28 @@ if [ $quick -eq 0 ]; then
 		echo "test: arm64 build or tests FAILED"; failed=$((failed + 1))
 	fi
 
+	echo "== fuzz: each parser of outside input, ${YW_FUZZ_SECONDS:-20} s each (libFuzzer)"
+	mkdir -p build-fuzz
+	if CC=clang cmake -S "$src" -B build-fuzz -DYW_WERROR=ON -DYW_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+		>build-fuzz/cmake.log 2>&1 &&
+	   cmake --build build-fuzz -j"$jobs" --target fuzz_mbpdu >build-fuzz/build.log 2>&1; then
+		for f in build-fuzz/tests/fuzz_*; do
+			[ -x "$f" ] || continue
+			n=$(basename "$f")
+			mkdir -p "build-fuzz/corpus-$n"
+			if "$f" -max_total_time="${YW_FUZZ_SECONDS:-20}" -seed=1 -print_final_stats=1 \
+				"build-fuzz/corpus-$n" >"build-fuzz/$n.log" 2>&1; then
+				echo "fuzz $n: clean ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$n.log" | grep -o '[0-9]*$') runs)"
+				passed=$((passed + 1))
+			else
+				echo "fuzz $n: FAILED"; tail -n 40 "build-fuzz/$n.log"; failed=$((failed + 1))
+			fi
+		done
+	else
+		echo "test: fuzz build failed:"; tail -n 40 build-fuzz/cmake.log build-fuzz/build.log
+		failed=$((failed + 1))
+	fi
+
 	echo "== valgrind: unit tests"
 	for t in build/tests/test_*; do
 		[ -x "$t" ] || continue
