@@ -401,5 +401,49 @@ def test_kill_loop(env):
         sub.close()
 
 
+@yw.with_env("kill-held")
+def test_kill_while_events_held(env):
+    """KNOWN BUG, run only with YW_KILL_HELD=1: an event the store cannot
+    commit (here: the test holds the store's write lock; in the field: a full
+    disk, an I/O error) is held in memory with its seq and published; a
+    SIGKILL then loses it, and the next daemon, counting from the store's
+    last seq, gives that seq to another event. The centre, which drops
+    duplicates by event_id, would drop that second event. See the report of
+    branch killloop: a seq watermark written before a held event is
+    published (a pre-allocated file next to the store) would let the next
+    start skip the seqs lost with the process (a documented gap)."""
+    if os.environ.get("YW_KILL_HELD") != "1":
+        print("skipped (set YW_KILL_HELD=1: a known bug, see the docstring)")
+        return
+    import mqttutil as mu
+    broker = env.broker()
+    cfg, path, sim = mu.setup(env, broker.port, delay_s=0)
+    sub = yw.Sub(broker.port, [P + "/alarm/#"])
+    try:
+        d = env.daemon(path)
+        wait_for(lambda: any(p["id"] == "p1.pressure" and p["quality"] == "good"
+                             for p in env.cli_json(path, "points")), 10, "p1 polled")
+        con = sqlite3.connect(cfg["storage"]["path"], timeout=5, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")          # the store cannot commit
+        env.sim_step(sim, {"set": {"p1.pressure": 0.05}})
+        held = wait_for(lambda: mu.events(sub), 10, "the held raise published")[0]
+        os.kill(d.pid, signal.SIGKILL)
+        d.wait(5)
+        con.execute("ROLLBACK")
+        con.close()
+        env.daemon(path, name="daemon2")
+        wait_for(lambda: [e for e in mu.events(sub) if json.dumps(e) != json.dumps(held)], 10,
+                 "an event after the restart")
+        env.sim_step(sim, {"set": {"p1.pressure": 0.35}})
+        time.sleep(1.5)
+        by_seq = {}
+        for e in mu.events(sub):
+            by_seq.setdefault(e["seq"], set()).add(json.dumps(e, sort_keys=True))
+        reused = sorted(s for s, v in by_seq.items() if len(v) > 1)
+        check(not reused, "seqs published with two different payloads: %r" % reused)
+    finally:
+        sub.close()
+
+
 if __name__ == "__main__":
-    yw.run([test_kill_loop])
+    yw.run([test_kill_loop, test_kill_while_events_held])
