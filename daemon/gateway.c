@@ -165,6 +165,7 @@ struct gateway *gateway_new(const struct config *cfg, struct store *st)
 	struct gateway *gw = calloc(1, sizeof *gw);
 	if (!gw)
 		return NULL;
+	gw->seq_fd = -1;
 	gw->cfg = cfg;
 	gw->st = st;
 	set_prefix(gw);

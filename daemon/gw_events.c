@@ -17,6 +17,14 @@
  * is different: it is refused (the command answers ok: false) when it cannot
  * be committed, and the alarm stays as it was.
  *
+ * A held event is published before it is in the store; if the process dies
+ * then, it is lost with it, and its seq must never be given again (the
+ * centre drops duplicates by event_id, so a reused seq would drop another
+ * event). Before an event is held, its seq is written in place (no new disk
+ * space needed) to a small file pre-allocated at start next to the store,
+ * STORE-seq; the next start continues after the highest of the store's and
+ * that file's seqs, and logs the gap.
+ *
  * Bounds: at most HELD_MAX events are held; past that an event is refused
  * and its state change waits for the next reading (the alarm is evaluated
  * again then). The store's failure is logged once when it starts and once
@@ -24,12 +32,67 @@
  */
 #include "gw_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define SEQ_FILE_LEN 32         /* "%31lld\n": written in place, never grows */
+
+/* Open (create and pre-allocate) the seq watermark file; the highest seq
+ * it holds in *SEQ (0 when none). -1 when it cannot be opened: logged,
+ * the gateway runs without it. */
+static int seq_file_open(struct gateway *gw, int64_t *seq)
+{
+	char path[YW_PATH_MAX + 8], buf[SEQ_FILE_LEN + 1];
+	ssize_t n;
+
+	*seq = 0;
+	snprintf(path, sizeof path, "%s-seq", gw->cfg->storage_path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_warn("alarm", "%s: %s; a held event lost in a crash could see its seq again",
+			 path, strerror(errno));
+		return -1;
+	}
+	n = pread(fd, buf, SEQ_FILE_LEN, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		*seq = strtoll(buf, NULL, 10);
+	}
+	if (n < SEQ_FILE_LEN) {
+		snprintf(buf, sizeof buf, "%*lld\n", SEQ_FILE_LEN - 1, (long long)*seq);
+		if (pwrite(fd, buf, SEQ_FILE_LEN, 0) != SEQ_FILE_LEN || fdatasync(fd) != 0)
+			log_warn("alarm", "%s: cannot write: %s", path, strerror(errno));
+	}
+	return fd;
+}
+
+/* The seq of an event about to be held, on disk before it is published. */
+static void seq_file_mark(struct gateway *gw, int64_t seq)
+{
+	char buf[SEQ_FILE_LEN + 1];
+
+	if (gw->seq_fd < 0)
+		return;
+	snprintf(buf, sizeof buf, "%*lld\n", SEQ_FILE_LEN - 1, (long long)seq);
+	if (pwrite(gw->seq_fd, buf, SEQ_FILE_LEN, 0) != SEQ_FILE_LEN || fdatasync(gw->seq_fd) != 0)
+		log_error("alarm", "cannot write the seq watermark (%s): if the process dies now, "
+			  "seq %lld may be given again", strerror(errno), (long long)seq);
+}
+
 int gw_events_init(struct gateway *gw)
 {
-	int64_t seq = store_next_seq(gw->st);
+	int64_t seq = store_next_seq(gw->st), mark = 0;
 	if (seq <= 0) {
 		log_error("alarm", "cannot read the last event sequence number from the store");
 		return -1;
+	}
+	gw->seq_fd = seq_file_open(gw, &mark);
+	if (mark >= seq) {
+		log_warn("alarm", "events %lld..%lld were published while the store could not write "
+			 "them and were lost with the previous process; numbering goes on at %lld",
+			 (long long)seq, (long long)mark, (long long)mark + 1);
+		seq = mark + 1;
 	}
 	gw->next_seq = seq;
 	return 0;
@@ -50,6 +113,9 @@ void gw_events_free(struct gateway *gw)
 			  (long long)gw->held[gw->nheld - 1].seq);
 	for (size_t i = 0; i < gw->nheld; i++)
 		held_free(&gw->held[i]);
+	if (gw->seq_fd >= 0)
+		close(gw->seq_fd);
+	gw->seq_fd = -1;
 	free(gw->held);
 	gw->held = NULL;
 	gw->nheld = gw->capheld = 0;
@@ -153,6 +219,7 @@ static int hold(struct gateway *gw, const struct pl_event *e, const struct alarm
 		return -1;
 	}
 	h->seq = e->seq;
+	seq_file_mark(gw, e->seq);
 	util_strlcpy(h->alarm, e->alarm, sizeof h->alarm);
 	h->ev = e->state;
 	h->cat = e->category;

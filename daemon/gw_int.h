@@ -104,6 +104,7 @@ struct gateway {
 
 	/* durability (gw_events.c) */
 	int64_t next_seq;           /* the seq of the next event */
+	int seq_fd;                 /* STORE-seq: the highest seq ever held, or -1 */
 	struct held_event *held;    /* owned: events not yet in the store, by seq */
 	size_t nheld, capheld;
 	bool store_failing;         /* the last commit failed; held events wait */

@@ -403,18 +403,12 @@ def test_kill_loop(env):
 
 @yw.with_env("kill-held")
 def test_kill_while_events_held(env):
-    """KNOWN BUG, run only with YW_KILL_HELD=1: an event the store cannot
-    commit (here: the test holds the store's write lock; in the field: a full
-    disk, an I/O error) is held in memory with its seq and published; a
-    SIGKILL then loses it, and the next daemon, counting from the store's
-    last seq, gives that seq to another event. The centre, which drops
-    duplicates by event_id, would drop that second event. See the report of
-    branch killloop: a seq watermark written before a held event is
-    published (a pre-allocated file next to the store) would let the next
-    start skip the seqs lost with the process (a documented gap)."""
-    if os.environ.get("YW_KILL_HELD") != "1":
-        print("skipped (set YW_KILL_HELD=1: a known bug, see the docstring)")
-        return
+    """An event the store cannot commit (here: the test holds the store's
+    write lock; in the field: a full disk, an I/O error) is held in memory
+    with its seq and published; a SIGKILL then loses it. Its seq must never
+    be given to another event (the centre drops duplicates by event_id): the
+    seq watermark file next to the store makes the next start skip it (a
+    gap, logged)."""
     import mqttutil as mu
     broker = env.broker()
     cfg, path, sim = mu.setup(env, broker.port, delay_s=0)
@@ -441,6 +435,7 @@ def test_kill_while_events_held(env):
             by_seq.setdefault(e["seq"], set()).add(json.dumps(e, sort_keys=True))
         reused = sorted(s for s, v in by_seq.items() if len(v) > 1)
         check(not reused, "seqs published with two different payloads: %r" % reused)
+        check("lost with the previous process" in env.log("daemon2"), "the gap is logged")
     finally:
         sub.close()
 
