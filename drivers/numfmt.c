@@ -56,6 +56,16 @@ int numfmt_digits_float(float f)
 	return numfmt_search((double)f, true, 9);
 }
 
+double numfmt_float_value(float f)
+{
+	char buf[NUMFMT_LEN];
+
+	if (!isfinite(f))
+		return (double)f;
+	snprintf(buf, sizeof buf, "%.*g", numfmt_digits_float(f), (double)f);
+	return strtod(buf, NULL);
+}
+
 /* Drop the '+' and leading zeros of a "%g" exponent: "1e-07" -> "1e-7",
  * "1e+21" stays (JavaScript's spelling). */
 static void numfmt_trim_exponent(char *s)

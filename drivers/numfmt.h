@@ -30,4 +30,9 @@ int numfmt_digits(double v);
 /* The same for a float32 read back with strtof (1..9). */
 int numfmt_digits_float(float f);
 
+/* The nearest double to the shortest decimal that reads back as float32 F
+ * (229.113616943359375f -> 229.1136): how a float32 register's value is
+ * carried and printed. F itself when not finite. */
+double numfmt_float_value(float f);
+
 #endif

@@ -14,6 +14,8 @@
 #include "../util.h"
 #include "query_int.h"
 
+#include "../../drivers/numfmt.h"
+
 /* ---- SQL ---- */
 
 static const char sql_status[] =
@@ -146,11 +148,13 @@ int64_t query_col_time(sqlite3_stmt *s, int col)
 		sqlite3_column_int64(s, col);
 }
 
-void query_col_reading(sqlite3_stmt *s, int col, struct query_reading *r)
+void query_col_reading(sqlite3_stmt *s, int col, enum yw_type type, struct query_reading *r)
 {
 	r->ts = query_col_time(s, col);
 	r->has_value = sqlite3_column_type(s, col + 1) != SQLITE_NULL;
 	r->value = r->has_value ? sqlite3_column_double(s, col + 1) : 0;
+	if (r->has_value && type == TYPE_FLOAT32 && (double)(float)r->value == r->value)
+		r->value = numfmt_float_value((float)r->value);
 	r->quality = (enum yw_quality)sqlite3_column_int(s, col + 2);
 }
 
@@ -416,7 +420,7 @@ static void query_point_row(sqlite3_stmt *s, struct query_point *p)
 	snprintf(p->id, sizeof p->id, "%s.%s", p->device, p->point);
 	query_col_copy(s, 3, p->unit, sizeof p->unit);
 	p->type = t < 0 ? TYPE_FLOAT64 : (enum yw_type)t;
-	query_col_reading(s, 5, &p->latest);
+	query_col_reading(s, 5, p->type, &p->latest);
 	if (p->latest.ts == QUERY_NO_TIME || !state || strcmp(state, "online") != 0)
 		p->latest.quality = Q_STALE;
 }

@@ -80,7 +80,7 @@ static int query_point_id(struct query *q, const char *device, const char *point
 
 /* The reading of SQL (?1 ID, ?2 T) into R: 1, 0 when none, QUERY_ERROR. */
 static int query_one_reading(struct query *q, const char *sql, int64_t id, int64_t t,
-			     struct query_reading *r)
+			     enum yw_type type, struct query_reading *r)
 {
 	sqlite3_stmt *s = query_prepare(q, sql);
 	int rc;
@@ -91,7 +91,7 @@ static int query_one_reading(struct query *q, const char *sql, int64_t id, int64
 	sqlite3_bind_int64(s, 2, t);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		query_col_reading(s, 0, r);
+		query_col_reading(s, 0, type, r);
 	sqlite3_finalize(s);
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -104,8 +104,8 @@ static int query_one_reading(struct query *q, const char *sql, int64_t id, int64
 static int query_in_force(struct query_history *h, int64_t id, int64_t since)
 {
 	struct query_reading a, j;
-	int ha = query_one_reading(h->q, sql_archive_before, id, since, &a);
-	int hj = ha < 0 ? 0 : query_one_reading(h->q, sql_journal_before, id, since, &j);
+	int ha = query_one_reading(h->q, sql_archive_before, id, since, h->type, &a);
+	int hj = ha < 0 ? 0 : query_one_reading(h->q, sql_journal_before, id, since, h->type, &j);
 
 	if (ha < 0 || hj < 0)
 		return QUERY_ERROR;
@@ -190,10 +190,10 @@ int query_history_next(struct query_history *h, struct query_reading *r)
 	    sqlite3_column_int64(h->j, 0) == sqlite3_column_int64(h->a, 0))
 		h->ra = sqlite3_step(h->a);
 	if (from_j) {
-		query_col_reading(h->j, 0, r);
+		query_col_reading(h->j, 0, h->type, r);
 		h->rj = sqlite3_step(h->j);
 	} else {
-		query_col_reading(h->a, 0, r);
+		query_col_reading(h->a, 0, h->type, r);
 		h->ra = sqlite3_step(h->a);
 	}
 	return 1;

@@ -33,6 +33,9 @@ void query_col_copy(sqlite3_stmt *s, int col, char *buf, size_t len);
 /* Column COL as a time: QUERY_NO_TIME for NULL. */
 int64_t query_col_time(sqlite3_stmt *s, int col);
 /* Columns COL, COL+1, COL+2 as ts, value, quality. */
-void query_col_reading(sqlite3_stmt *s, int col, struct query_reading *r);
+/* A reading (ts, value, quality) from columns COL.. of S. A float32 point's
+ * value stored as float32 bits is given as the shortest decimal of that
+ * float (numfmt_float_value): as the codec delivered it. */
+void query_col_reading(sqlite3_stmt *s, int col, enum yw_type type, struct query_reading *r);
 
 #endif
