@@ -37,6 +37,8 @@ static const char sql_journal_add[] =
 
 static const char sql_journal_drop[] = "DELETE FROM journal WHERE slot >= ?1";
 
+static int store_fold_txn(struct store *st, bool all);
+
 /* Write the entries gathered in st->jw as the next slot of the ring. */
 int store_jw_emit(struct store *st)
 {
@@ -49,13 +51,22 @@ int store_jw_emit(struct store *st)
 	if (w->n == 0)
 		return 0;
 	if (st->head - st->base >= st->nslots) {
-		/* Full (one huge batch): archive everything, nothing is carried. */
+		/* Full (one huge batch): archive everything, nothing is carried.
+		 * Inside the batch, what it wrote is committed first and the
+		 * fold has a transaction of its own: no transaction grows past
+		 * the ring and a fold, so the WAL keeps to its share. */
 		if (st->folding) {
 			log_error("store", "%s: journal full while folding", st->path);
 			return -1;
 		}
-		if (store_fold(st, true) < 0)
+		if (!st->in_batch) {
+			if (store_fold(st, true) < 0)
+				return -1;
+		} else if (store_simple(st, store_sql_commit, "commit batch") < 0 ||
+			   (st->in_batch = false, store_fold_txn(st, true) < 0) ||
+			   store_batch(st) < 0) {
 			return -1;
+		}
 	}
 	memset(p, 0, st->slot_bytes);
 	for (int k = 0; k < SE_KINDS; k++)
@@ -320,15 +331,16 @@ static void store_failed(struct store *st)
 		store_make_room(st);
 }
 
-/* The fold in a transaction of its own, after the batch: a fold that finds
+/* The fold (ALL: nothing carried) in a transaction of its own, after the
+ * batch: a fold that finds
  * the disk or the budget full makes room and is tried once more. Then size
  * retention, when the fold took the store over its low mark. */
-static int store_fold_txn(struct store *st)
+static int store_fold_txn(struct store *st, bool all)
 {
 	for (int attempt = 0;; attempt++) {
 		st->full = false;
 		if (store_simple(st, store_sql_begin_immediate, "begin fold") == 0 &&
-		    store_fold(st, false) == 0 && store_simple(st, store_sql_commit, "commit fold") == 0)
+		    store_fold(st, all) == 0 && store_simple(st, store_sql_commit, "commit fold") == 0)
 			break;
 		bool full = st->full;
 		store_abort(st);
@@ -353,7 +365,7 @@ int store_commit_batch(struct store *st, bool fold)
 		}
 		st->in_batch = false;
 	}
-	return fold && store_fold_due(st) ? store_fold_txn(st) : 0;
+	return fold && store_fold_due(st) ? store_fold_txn(st, false) : 0;
 }
 
 int store_flush(struct store *st)
