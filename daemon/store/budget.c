@@ -2,8 +2,8 @@
  * budget: storage.max_mb is the whole footprint of the store (docs/store.md,
  * "The budget"). Owns the split of max_mb into the journal ring, the WAL's
  * share (the checkpoint threshold plus the biggest transaction) and the main
- * file's share, the PRAGMAs that hold SQLite to it (wal_autocheckpoint,
- * journal_size_limit, max_page_count) and measuring what the store takes on
+ * file's share, what holds SQLite to it (the checkpoints, after every
+ * commit; journal_size_limit, max_page_count) and measuring what the store takes on
  * disk (the file and its -wal).
  *
  * The WAL grows to the checkpoint threshold and then by at most one
@@ -60,8 +60,28 @@ void store_budget_plan(struct store_budget *b, int max_mb, int64_t page, size_t 
 	b->low = (b->file_pages - b->txn_pages) * page;
 }
 
+/* After every commit (SQLite's autocheckpoint, replaced): at the threshold a
+ * passive checkpoint, which lets the next writer start the WAL again; one
+ * that a reader (`yardwatch`) kept from finishing is done again, waiting
+ * for the readers (the busy timeout, at most), once the WAL has passed the
+ * threshold by the slack: the WAL keeps to its share. */
+static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *st = arg;
+	const struct store_budget *b = &st->budget;
+	int log = 0, done = 0;
+
+	if (frames < b->ckpt_pages)
+		return SQLITE_OK;
+	sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (done < log && frames >= b->ckpt_pages + STORE_WAL_SLACK)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 int store_budget_apply(struct store *st, const struct store_budget *b)
 {
+	sqlite3_wal_hook(st->db, store_wal_hook, st);
 	return store_budget_limit(st, b, 0);
 }
 
@@ -70,9 +90,6 @@ int store_budget_limit(struct store *st, const struct store_budget *b, int64_t e
 	char sql[80];
 	int64_t pages;
 
-	snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %lld", (long long)b->ckpt_pages);
-	if (store_exec(st, sql, "set wal_autocheckpoint") < 0)
-		return -1;
 	/* After a checkpoint, a WAL that one big transaction took past the
 	 * threshold goes back to it. */
 	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld",

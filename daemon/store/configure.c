@@ -230,6 +230,7 @@ int store_configure(struct store *st, const struct config *cfg)
 	size_t npts = 0;
 	int64_t now = util_wall_ms(), page;
 	struct store_budget budget;
+	bool changed;
 
 	if (store_flush(st) < 0)
 		return -1;
@@ -253,6 +254,8 @@ int store_configure(struct store *st, const struct config *cfg)
 	if (store_int(st, store_sql_page_size, &page) < 0)
 		goto out_free;
 	store_budget_plan(&budget, cfg->max_mb, page, st->slot_bytes, npts, cfg->ndevices);
+	changed = st->budget.max != budget.max || st->budget.low != budget.low;
+	st->budget = budget;
 	if (store_budget_apply(st, &budget) < 0)
 		goto out_free;
 	if (store_simple(st, store_sql_begin_immediate, "begin configure") < 0)
@@ -292,12 +295,11 @@ int store_configure(struct store *st, const struct config *cfg)
 	st->byid = byid;
 	st->npts = npts;
 	st->cfg = cfg;
-	if (st->budget.max != budget.max && budget.low < (budget.slots + 256) * page)
+	if (changed && budget.low < (budget.slots + 256) * page)
 		log_warn("store", "%s: storage.max_mb %d is too small for %zu points: the WAL and "
 			 "the journal take %lld KB of it, nearly nothing is left for readings",
 			 st->path, cfg->max_mb, npts,
 			 (long long)((budget.max - budget.low) / 1024));
-	st->budget = budget;
 	return 0;
 
 out_rollback:
