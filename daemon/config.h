@@ -114,6 +114,10 @@ struct mqtt_cfg {
 	int telemetry_qos;           /* default 0 */
 };
 
+/* The smallest storage.max_mb: the store's budget (file, WAL, journal ring)
+ * needs about 0.6 MB before the first reading (docs/store.md, "The budget"). */
+#define CONFIG_MAX_MB_MIN 2
+
 struct config {
 	char path[YW_PATH_MAX];      /* the file it was loaded from */
 	char site_id[YW_ID_MAX];
@@ -121,7 +125,7 @@ struct config {
 	char gateway[YW_ID_MAX];
 	char storage_path[YW_PATH_MAX];
 	int retention_days;          /* default 90 */
-	int max_mb;                  /* default 256 */
+	int max_mb;                  /* default 256, at least CONFIG_MAX_MB_MIN */
 	char profiles_dir[YW_PATH_MAX];
 	enum yw_log_level log_level; /* "log_level" key, default info */
 	struct mqtt_cfg mqtt;

@@ -67,8 +67,12 @@ int64_t store_newest_ts(struct store *st);
 int store_flush(struct store *st);
 
 /* Retention: delete readings older than retention_days, then the oldest
- * readings while the used size passes max_mb. Alarm events and outbox rows
- * are never deleted here. Call every few minutes; bounded work per call. */
+ * readings while the store passes the low mark of its budget (max_mb is the
+ * file, its WAL and the journal ring together; docs/store.md "The
+ * budget"); give pages back while the file passes its share. Alarm events
+ * and outbox rows are never deleted here. Call every few minutes; bounded
+ * work per call. (Size retention also follows every fold, and an event that
+ * finds the store full makes room: store_commit_event.) */
 int store_maintain(struct store *st, int64_t now_ms);
 
 /* ---- alarms ---- */
@@ -88,7 +92,8 @@ int store_alarm_load(struct store *st, const char *alarm_id, struct alarm_state 
  * CATEGORY, SEVERITY, TS_MS, EVENT_JSON), the alarm's new state S, and an
  * outbox row (priority 0) for TOPIC with EVENT_JSON, QoS 1. One transaction,
  * synchronous=FULL. TOPIC NULL (a gateway without MQTT): no outbox row.
- * 0 / -1; on -1 nothing of it was written. */
+ * When the disk or the budget is full the oldest readings make room and it
+ * is tried once more. 0 / -1; on -1 nothing of it was written. */
 int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 		       enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
 		       int64_t ts_ms, const char *event_json, const struct alarm_state *s,

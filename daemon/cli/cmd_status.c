@@ -26,8 +26,15 @@ static int cli_status_table(struct cli *c, const struct query_status *st)
 		 (long long)st->devices_total);
 	snprintf(alarms, sizeof alarms, "%lld active", (long long)st->alarms_active);
 	snprintf(outbox, sizeof outbox, "%lld unsent", (long long)st->outbox_depth);
-	snprintf(store, sizeof store, "%s, %.1f MB", c->path,
-		 (double)st->db_bytes / (1024.0 * 1024.0));
+	if (st->max_bytes > 0)
+		snprintf(store, sizeof store, "%s, %.1f MB of %.0f MB (WAL %.1f MB)", c->path,
+			 (double)st->db_bytes / (1024.0 * 1024.0),
+			 (double)st->max_bytes / (1024.0 * 1024.0),
+			 (double)st->wal_bytes / (1024.0 * 1024.0));
+	else
+		snprintf(store, sizeof store, "%s, %.1f MB (WAL %.1f MB)", c->path,
+			 (double)st->db_bytes / (1024.0 * 1024.0),
+			 (double)st->wal_bytes / (1024.0 * 1024.0));
 	if (st->first_ts == QUERY_NO_TIME)
 		snprintf(readings, sizeof readings, "none");
 	else

@@ -22,7 +22,7 @@
  *    of 1200..230400 (standard rates), unit 1..247 on an rtu bus (0 is the
  *    broadcast address: nobody answers a read) and 0..255 on a tcp bus, port
  *    1..65535, max_read_regs 1..125, max_gap 0..125, offline_after 1..100,
- *    retention_days 1..3650, max_mb 1..1048576, keepalive_s 5..3600,
+ *    retention_days 1..3650, max_mb 2..1048576, keepalive_s 5..3600,
  *    telemetry.interval_s 0..86400 (0 = off), telemetry.qos 0..1,
  *    inter_frame_delay_ms 0..1000, deadband >= 0, store_max_interval_s
  *    1..86400, delay_s and clear_delay_s 0..86400, scale a number other than 0.

@@ -44,7 +44,7 @@ void cfg_parse_storage(struct ctx *c, json_t *root, struct config *cfg)
 	cfg_check_keys(c, o, "storage", keys);
 	cfg_get_path(c, o, "storage", "path", cfg->storage_path);
 	cfg_get_int(c, o, "storage", "retention_days", 1, 3650, &cfg->retention_days);
-	cfg_get_int(c, o, "storage", "max_mb", 1, 1048576, &cfg->max_mb);
+	cfg_get_int(c, o, "storage", "max_mb", CONFIG_MAX_MB_MIN, 1048576, &cfg->max_mb);
 }
 
 /* "mqtt[s]://host[:port]" into B; false when it is not one. */

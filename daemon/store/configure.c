@@ -3,7 +3,8 @@
  * every reload). Owns the devices and points tables' upserts, the numbers
  * and ids the journal names them by, marking what the config no longer has
  * as removed (its history stays), and the in-memory tables the other rooms
- * index by the config's device and point positions.
+ * index by the config's device and point positions. The budget of max_mb
+ * (budget.c) is made here, for the config's points.
  */
 #include "store_int.h"
 
@@ -213,7 +214,9 @@ int store_configure(struct store *st, const struct config *cfg)
 	struct store_pt *pts = NULL;
 	struct store_idx *byid = NULL;
 	size_t npts = 0;
-	int64_t now = util_wall_ms();
+	int64_t now = util_wall_ms(), page;
+	struct store_budget budget;
+	bool changed;
 
 	if (store_flush(st) < 0)
 		return -1;
@@ -233,9 +236,18 @@ int store_configure(struct store *st, const struct config *cfg)
 		npts += devs[d].npts;
 	}
 
+	/* The budget first: max_page_count must let the ring grow. */
+	if (store_int(st, store_sql_page_size, &page) < 0)
+		goto out_free;
+	store_budget_plan(&budget, cfg->max_mb, page, st->slot_bytes, npts, cfg->ndevices);
+	changed = st->budget.max != budget.max || st->budget.low != budget.low;
+	st->budget = budget;
+	if (store_budget_apply(st, &budget) < 0)
+		goto out_free;
 	if (store_simple(st, store_sql_begin_immediate, "begin configure") < 0)
 		goto out_free;
-	if (store_journal_size(st, cfg) < 0 ||
+	if (store_journal_size(st, budget.slots) < 0 ||
+	    store_meta_int(st, "max_bytes", budget.max, "write meta") < 0 ||
 	    store_meta_text(st, "site", cfg->site_id) < 0 ||
 	    store_meta_text(st, "site_name", cfg->site_name) < 0 ||
 	    store_meta_text(st, "gateway", cfg->gateway) < 0)
@@ -269,6 +281,11 @@ int store_configure(struct store *st, const struct config *cfg)
 	st->byid = byid;
 	st->npts = npts;
 	st->cfg = cfg;
+	if (changed && budget.low < (budget.slots + 256) * page)
+		log_warn("store", "%s: storage.max_mb %d is too small for %zu points: the WAL and "
+			 "the journal take %lld KB of it, nearly nothing is left for readings",
+			 st->path, cfg->max_mb, npts,
+			 (long long)((budget.max - budget.low) / 1024));
 	return 0;
 
 out_rollback:

@@ -26,12 +26,15 @@ static const char sql_meta_set[] =
 /* ---- errors ---- */
 
 /* Identical errors (same code, same WHAT) are logged once a minute, with
- * the path and sqlite3_errmsg. */
+ * the path and sqlite3_errmsg. SQLITE_FULL (the disk, or max_page_count:
+ * the budget) sets st->full for the caller that makes room. */
 void store_fail(struct store *st, const char *what)
 {
 	int code = sqlite3_extended_errcode(st->db);
 	int64_t now = util_mono_ms();
 
+	if ((code & 0xff) == SQLITE_FULL)
+		st->full = true;
 	if (code == st->err_code && what == st->err_what && now - st->err_ms < STORE_ERR_QUIET_MS) {
 		st->err_quiet++;
 		return;

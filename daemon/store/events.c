@@ -14,7 +14,10 @@
  *   4. meta.last_seq            (sql_last_seq_set),
  * then COMMIT, which returns when all of it is on disk; synchronous goes
  * back to NORMAL. Only then may the caller publish. A failure (e.g. a
- * repeated seq) rolls all four back.
+ * repeated seq) rolls all four back. When it failed because the disk or
+ * the budget is full (SQLITE_FULL), the oldest readings make room at once
+ * (store_make_room: one step of size retention) and the event is tried
+ * once more; events and unsent outbox rows are never deleted for it.
  *
  * The outbox's other rows (device status) go into the open batch; a row
  * leaves when the broker acknowledged it.
@@ -53,17 +56,14 @@ static const char sql_last_seq_set[] =
 	"INSERT INTO meta (key, value) VALUES ('last_seq', ?1)"
 	" ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)";
 
-int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
-		       enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
-		       int64_t ts_ms, const char *event_json, const struct alarm_state *s,
-		       const char *topic)
+/* The event's transaction (steps 1 to 4 above). */
+static int store_event_txn(struct store *st, int64_t seq, const char *alarm_id,
+			   enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
+			   int64_t ts_ms, const char *event_json, const struct alarm_state *s,
+			   const char *topic)
 {
 	sqlite3_stmt *q;
 
-	/* The batch first; a timed fold waits for the next flush. A batch that
-	 * fails is rolled back (its readings are lost), and the event is tried
-	 * all the same. */
-	store_commit_batch(st, false);
 	if (store_exec(st, "PRAGMA synchronous = FULL", "set synchronous") < 0)
 		return -1;
 	if (store_simple(st, store_sql_begin_immediate, "begin event") < 0)
@@ -134,6 +134,25 @@ out_rollback:
 out_sync:
 	store_exec(st, "PRAGMA synchronous = NORMAL", "set synchronous");
 	return -1;
+}
+
+int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
+		       enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
+		       int64_t ts_ms, const char *event_json, const struct alarm_state *s,
+		       const char *topic)
+{
+	/* The batch first; a fold waits for the next flush. A batch that
+	 * fails is rolled back (its readings are lost), and the event is tried
+	 * all the same. */
+	store_commit_batch(st, false);
+	st->full = false;
+	if (store_event_txn(st, seq, alarm_id, ev, cat, sev, ts_ms, event_json, s, topic) == 0)
+		return 0;
+	/* The disk or the budget is full: the oldest readings make room (one
+	 * step of size retention), and the event is tried once more. */
+	if (!st->full || store_make_room(st) <= 0)
+		return -1;
+	return store_event_txn(st, seq, alarm_id, ev, cat, sev, ts_ms, event_json, s, topic);
 }
 
 /* ---- the newest stamp ---- */

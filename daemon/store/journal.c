@@ -37,6 +37,8 @@ static const char sql_journal_add[] =
 
 static const char sql_journal_drop[] = "DELETE FROM journal WHERE slot >= ?1";
 
+static int store_fold_txn(struct store *st, bool all);
+
 /* Write the entries gathered in st->jw as the next slot of the ring. */
 int store_jw_emit(struct store *st)
 {
@@ -49,13 +51,22 @@ int store_jw_emit(struct store *st)
 	if (w->n == 0)
 		return 0;
 	if (st->head - st->base >= st->nslots) {
-		/* Full (one huge batch): archive everything, nothing is carried. */
+		/* Full (one huge batch): archive everything, nothing is carried.
+		 * Inside the batch, what it wrote is committed first and the
+		 * fold has a transaction of its own: no transaction grows past
+		 * the ring and a fold, so the WAL keeps to its share. */
 		if (st->folding) {
 			log_error("store", "%s: journal full while folding", st->path);
 			return -1;
 		}
-		if (store_fold(st, true) < 0)
+		if (!st->in_batch) {
+			if (store_fold(st, true) < 0)
+				return -1;
+		} else if (store_simple(st, store_sql_commit, "commit batch") < 0 ||
+			   (st->in_batch = false, store_fold_txn(st, true) < 0) ||
+			   store_batch(st) < 0) {
 			return -1;
+		}
 	}
 	memset(p, 0, st->slot_bytes);
 	for (int k = 0; k < SE_KINDS; k++)
@@ -260,22 +271,13 @@ int store_journal_load(struct store *st)
 	return 0;
 }
 
-/* The journal's size follows max_mb (1/64 of it, 32 KB .. 2 MB): a small
- * store is not filled by its journal. Changing it empties the journal first. */
-int store_journal_size(struct store *st, const struct config *cfg)
+/* The ring's size follows max_mb (the budget: 1/64 of it, 32 KB .. 2 MB):
+ * a small store is not filled by its journal. Changing it empties the
+ * journal first. */
+int store_journal_size(struct store *st, int64_t want)
 {
-	int64_t bytes = (int64_t)cfg->max_mb * 1024 * 1024 / 64, page, want;
 	sqlite3_stmt *s;
 
-	if (bytes > STORE_JOURNAL_MAX)
-		bytes = STORE_JOURNAL_MAX;
-	if (bytes < STORE_JOURNAL_MIN)
-		bytes = STORE_JOURNAL_MIN;
-	if (store_int(st, store_sql_page_size, &page) < 0)
-		return -1;
-	want = page > 0 ? bytes / page : 16;
-	if (want < 16)
-		want = 16;
 	if (want == st->nslots)
 		return 0;
 	if (st->head > st->base && store_fold(st, true) < 0)
@@ -299,44 +301,71 @@ int store_journal_size(struct store *st, const struct config *cfg)
 	return 0;
 }
 
-/* Write the pending entries into the journal; fold when half the ring is
- * used or (TIMED) STORE_FOLD_MS of data time passed since the last fold. */
-static int store_write_pending(struct store *st, bool timed)
+/* Write the pending entries into the journal (a batch bigger than the
+ * free part of the ring folds on the way: store_jw_emit). */
+static int store_write_pending(struct store *st)
 {
-	size_t bytes = 0;
-
-	for (size_t i = 0; i < st->npend; i++)
-		bytes += store_kind_size[st->pend[i].kind];
-	if (st->head > st->base &&
-	    st->head - st->base + (int64_t)(bytes / st->slot_bytes) + 1 > st->nslots / 2 &&
-	    store_fold(st, false) < 0)
-		return -1;
 	for (size_t i = 0; i < st->npend; i++)
 		if (store_jw_add(st, &st->pend[i]) < 0)
 			return -1;
 	st->npend = 0;
-	if (store_jw_emit(st) < 0)
-		return -1;
-	if (timed && st->head > st->base && st->jmax - st->fold_ts >= STORE_FOLD_MS)
-		return store_fold(st, false);
-	return 0;
+	return store_jw_emit(st);
 }
 
-/* Commit the open batch; TIMED: a fold that is due may come with it. */
-int store_commit_batch(struct store *st, bool timed)
+/* A fold is due when half the ring is used, or STORE_FOLD_MS of data time
+ * passed since the last one. */
+static bool store_fold_due(const struct store *st)
 {
-	if (st->npend > 0 && (store_batch(st) < 0 || store_write_pending(st, timed) < 0)) {
+	return st->head > st->base &&
+	       (st->head - st->base > st->nslots / 2 || st->jmax - st->fold_ts >= STORE_FOLD_MS);
+}
+
+/* A failed transaction: rolled back and the memory re-read; when the disk
+ * or the budget was full, the oldest readings make room for the next try. */
+static void store_failed(struct store *st)
+{
+	bool full = st->full;
+
+	store_abort(st);
+	if (full)
+		store_make_room(st);
+}
+
+/* The fold (ALL: nothing carried) in a transaction of its own, after the
+ * batch: a fold that finds
+ * the disk or the budget full makes room and is tried once more. Then size
+ * retention, when the fold took the store over its low mark. */
+static int store_fold_txn(struct store *st, bool all)
+{
+	for (int attempt = 0;; attempt++) {
+		st->full = false;
+		if (store_simple(st, store_sql_begin_immediate, "begin fold") == 0 &&
+		    store_fold(st, all) == 0 && store_simple(st, store_sql_commit, "commit fold") == 0)
+			break;
+		bool full = st->full;
 		store_abort(st);
+		if (!full || attempt > 0 || store_make_room(st) <= 0)
+			return -1;
+	}
+	return store_trim(st);
+}
+
+/* Commit the open batch; FOLD: a fold that is due follows it. */
+int store_commit_batch(struct store *st, bool fold)
+{
+	st->full = false;
+	if (st->npend > 0 && (store_batch(st) < 0 || store_write_pending(st) < 0)) {
+		store_failed(st);
 		return -1;
 	}
-	if (!st->in_batch)
-		return 0;
-	if (store_simple(st, store_sql_commit, "commit batch") < 0) {
-		store_abort(st);
-		return -1;
+	if (st->in_batch) {
+		if (store_simple(st, store_sql_commit, "commit batch") < 0) {
+			store_failed(st);
+			return -1;
+		}
+		st->in_batch = false;
 	}
-	st->in_batch = false;
-	return 0;
+	return fold && store_fold_due(st) ? store_fold_txn(st, false) : 0;
 }
 
 int store_flush(struct store *st)

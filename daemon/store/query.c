@@ -38,7 +38,8 @@ static const char sql_status[] =
 	"                            FROM points p)),"
 	"       (SELECT value FROM meta WHERE key = 'site_name'),"
 	"       (SELECT value FROM meta WHERE key = 'created'),"
-	"       (SELECT value FROM meta WHERE key = 'opened')";
+	"       (SELECT value FROM meta WHERE key = 'opened'),"
+	"       (SELECT value FROM meta WHERE key = 'max_bytes')";
 
 /* The counters of the devices table plus the polls still in the journal
  * (folded into the table every few minutes). */
@@ -316,7 +317,8 @@ int query_status(struct query *q, struct query_status *out)
 	int ret = QUERY_OK;
 
 	memset(out, 0, sizeof *out);
-	out->db_bytes = query_file_size(q->path, "") + query_file_size(q->path, "-wal");
+	out->wal_bytes = query_file_size(q->path, "-wal");
+	out->db_bytes = query_file_size(q->path, "") + out->wal_bytes;
 	if (!s)
 		return QUERY_ERROR;
 	if (sqlite3_step(s) != SQLITE_ROW) {
@@ -334,6 +336,8 @@ int query_status(struct query *q, struct query_status *out)
 	out->last_ts = query_col_time(s, 7);
 	out->created = query_col_time(s, 9);
 	out->opened = query_col_time(s, 10);
+	out->max_bytes = sqlite3_column_type(s, 11) == SQLITE_NULL ? -1 :
+		sqlite3_column_int64(s, 11);
 	if (oom) {
 		query_status_free(out);
 		ret = query_fail(q, QUERY_ERROR, "out of memory");

@@ -45,7 +45,10 @@ struct query_status {
 	int64_t devices_total;              /* every device not removed */
 	int64_t alarms_active;
 	int64_t outbox_depth;               /* unsent outbox rows */
-	int64_t db_bytes;                   /* the file plus its -wal */
+	int64_t db_bytes;                   /* the footprint: the file plus its -wal */
+	int64_t wal_bytes;                  /* the -wal alone */
+	int64_t max_bytes;                  /* storage.max_mb as the daemon last applied it;
+	                                       -1 when not recorded */
 	int64_t first_ts, last_ts;          /* oldest, newest reading */
 	int64_t created, opened;            /* the store's creation, the daemon's last open */
 };

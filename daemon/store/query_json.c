@@ -35,7 +35,7 @@ json_t *query_json_value(const struct query_reading *r, enum yw_type type)
 
 json_t *query_json_status(const struct query_status *s)
 {
-	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+	return json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
 			 "site", query_json_text(s->site),
 			 "gateway", query_json_text(s->gateway),
 			 "devices_online", (json_int_t)s->devices_online,
@@ -43,6 +43,9 @@ json_t *query_json_status(const struct query_status *s)
 			 "alarms_active", (json_int_t)s->alarms_active,
 			 "outbox_depth", (json_int_t)s->outbox_depth,
 			 "db_bytes", (json_int_t)s->db_bytes,
+			 "wal_bytes", (json_int_t)s->wal_bytes,
+			 "max_bytes", s->max_bytes < 0 ? json_null() :
+				 json_integer((json_int_t)s->max_bytes),
 			 "first_ts", query_json_time(s->first_ts),
 			 "last_ts", query_json_time(s->last_ts));
 }

@@ -20,7 +20,10 @@
  *   chunks.c     the archive: building, extending and merging chunks
  *   fold.c       folding the journal into the archive and the counters
  *   stats.c      per-device polls, state and the device log
- *   retention.c  deleting by age and size
+ *   budget.c     max_mb as the whole footprint: the split into the journal
+ *                ring, the WAL and the file, the PRAGMAs that hold SQLite
+ *                to it, measuring the file and its -wal
+ *   retention.c  deleting by age and size; making room for an event
  *   events.c     alarm events (the durable path), sequence, alarm state,
  *                the outbox
  */
@@ -37,7 +40,14 @@
 
 #define STORE_PAGE_SIZE 1024        /* new files: small pages, small commits */
 #define STORE_CACHE_KB 128          /* page cache (PRAGMA cache_size) */
-#define STORE_WAL_BYTES (16 * 1024 * 1024) /* checkpoint then: the ring turns over several times */
+#define STORE_WAL_BYTES (16 * 1024 * 1024) /* checkpoint then, at most: the ring turns over several times */
+#define STORE_WAL_MIN (64 * 1024)   /* ... and at least */
+#define STORE_WAL_SLACK 64          /* WAL frames for commits while a reader holds a checkpoint back */
+#define STORE_TRIM_BUDGET_MS 100    /* size retention after a fold, at most */
+#define STORE_HYST 32               /* size retention cuts to 1/32 of the file's share below the low mark */
+#define STORE_ROOM_PAGES 64         /* file pages kept back for making room when full */
+#define STORE_ROOM_FREE 16          /* making room: free pages wanted (an event takes 1 to 3) */
+#define STORE_ROOM_STEPS (STORE_SLICES / 8) /* ... and at most this many steps of size retention */
 #define STORE_BUSY_MS 1000
 #define STORE_MAINTAIN_BUDGET_MS 200
 #define STORE_SLICES 128            /* size retention removes ~1/128 of the span per step */
@@ -142,6 +152,27 @@ struct store_stmt {
 	sqlite3_stmt *s;
 };
 
+/* storage.max_mb split (budget.c; docs/store.md, "The budget"). Bytes
+ * unless said. */
+struct store_budget {
+	int64_t max;          /* max_mb: the file, its -wal and -shm together */
+	int64_t page;         /* page size */
+	int64_t slots;        /* journal ring: slots (pages) */
+	int64_t ckpt_pages;   /* WAL frames that start a checkpoint */
+	int64_t txn_pages;    /* the biggest transaction (a fold), in pages */
+	int64_t wal;          /* the WAL's share: checkpoint + biggest transaction + slack */
+	int64_t shm;          /* the -shm (wal-index) for that WAL */
+	int64_t file_pages;   /* the main file's share (PRAGMA max_page_count) */
+	int64_t low;          /* retention keeps the used pages under this: room for a fold */
+};
+
+/* What the store takes on disk now. */
+struct store_size {
+	int64_t pages, free_pages;   /* the main file */
+	int64_t file, used;          /* its bytes; those of the used pages */
+	int64_t wal;                 /* the -wal file */
+};
+
 struct store {
 	sqlite3 *db;
 	char *path;
@@ -155,6 +186,8 @@ struct store {
 	int64_t seq;         /* highest committed seq; -1 until read */
 	int64_t depth;       /* outbox rows; -1 until counted */
 	bool size_warned;    /* "above max_mb with no readings left" said */
+	bool full;           /* a call failed with SQLITE_FULL (disk or budget) since cleared */
+	struct store_budget budget;   /* all 0 until configured */
 	/* journal */
 	int64_t nslots;      /* ring size (rows of journal) */
 	size_t slot_bytes;   /* data bytes of a slot */
@@ -241,12 +274,13 @@ int store_jw_add(struct store *st, const struct store_ent *e);
 int store_jw_emit(struct store *st);
 /* Size, fold position and head of the journal, from the file. */
 int store_journal_load(struct store *st);
-/* Resize the ring to follow CFG's max_mb (folds everything first). */
-int store_journal_size(struct store *st, const struct config *cfg);
+/* Resize the ring to SLOTS slots (folds everything first). */
+int store_journal_size(struct store *st, int64_t slots);
 /* An entry for the next journal write. */
 int store_pend(struct store *st, const struct store_ent *e);
-/* Commit the open batch; TIMED: a fold that is due may come with it. */
-int store_commit_batch(struct store *st, bool timed);
+/* Commit the open batch; FOLD: a fold that is due follows, in a
+ * transaction of its own. */
+int store_commit_batch(struct store *st, bool fold);
 
 /* ---- chunks.c ---- */
 
@@ -276,6 +310,35 @@ int store_fold(struct store *st, bool all);
  * file: last stored reading of every point, last logged device state. */
 int store_load_memory(struct store *st, const struct config *cfg, struct store_dev *devs,
 		      struct store_pt *pts, const struct store_idx *byid, size_t npts);
+
+/* ---- budget.c ---- */
+
+/* The split of MAX_MB (at least CONFIG_MAX_MB_MIN) for pages of PAGE bytes
+ * (journal slots of SLOT_BYTES), NPTS points and NDEVS devices. */
+void store_budget_plan(struct store_budget *b, int max_mb, int64_t page, size_t slot_bytes,
+		       size_t npts, size_t ndevs);
+/* Hold SQLite to B: wal_autocheckpoint, journal_size_limit, max_page_count
+ * (never below the file's present size). 0 / -1. */
+int store_budget_apply(struct store *st, const struct store_budget *b);
+/* The same with EXTRA pages more for the file (store_make_room). */
+int store_budget_limit(struct store *st, const struct store_budget *b, int64_t extra);
+/* The file and its -wal now. 0 / -1. */
+int store_size(struct store *st, struct store_size *sz);
+/* Bytes above the budget's low mark (used pages, and the WAL past its
+ * share); 0 when under it or not configured, -1 on error. */
+int64_t store_over(struct store *st);
+/* Bytes below it (INT64_MAX: not configured, or an error). */
+int64_t store_under(struct store *st);
+
+/* ---- retention.c ---- */
+
+/* Size retention after a fold: the oldest readings go while the store is
+ * over its low mark, for STORE_TRIM_BUDGET_MS at most. 0 / -1. */
+int store_trim(struct store *st);
+/* Make room now (the disk or the budget is full): one step of size
+ * retention, whatever the size. The number of readings deleted (0: none
+ * left), -1 on error. */
+int64_t store_make_room(struct store *st);
 
 /* ---- stats.c ---- */
 

@@ -265,6 +265,54 @@ int commit_ev(struct store *st, int64_t seq, const char *alarm, enum alarm_event
 	return r;
 }
 
+/* NDEV enabled devices d000.. of NPTS float32 points p0.. each (deadband 0,
+ * max interval 300 s); otherwise as cfg_new. */
+struct config *cfg_many(int ndev, int npts)
+{
+	struct config *c = cfg_new(false);
+
+	for (size_t d = 0; d < c->ndevices; d++)
+		free(c->devices[d].points);
+	free(c->devices);
+	c->devices = calloc((size_t)ndev, sizeof *c->devices);
+	if (!c->devices)
+		abort();
+	c->ndevices = 0;
+	for (int d = 0; d < ndev; d++) {
+		char id[16];
+		snprintf(id, sizeof id, "d%03d", d);
+		add_device(c, id, d % 247 + 1, true, CAT_POWER);
+		free(c->devices[d].points);
+		c->devices[d].points = calloc((size_t)npts, sizeof *c->devices[d].points);
+		if (!c->devices[d].points)
+			abort();
+		for (int p = 0; p < npts; p++) {
+			char name[16];
+			snprintf(name, sizeof name, "p%d", p);
+			add_point(&c->devices[d], name, TYPE_FLOAT32, "V", 0, 300);
+		}
+	}
+	return c;
+}
+
+/* ---- footprint ------------------------------------------------------------ */
+
+int64_t footprint(const char *path, int64_t *wal)
+{
+	char p[PATH_MAX + 8];
+	struct stat sb;
+	int64_t w = 0, f = 0;
+
+	if (stat(path, &sb) == 0)
+		f = (int64_t)sb.st_size;
+	snprintf(p, sizeof p, "%s-wal", path);
+	if (stat(p, &sb) == 0)
+		w = (int64_t)sb.st_size;
+	if (wal)
+		*wal = w;
+	return f + w;
+}
+
 /* ---- the journal's views ------------------------------------------------- */
 
 /* Count of PT's ('device.point') readings in VIEW. */

@@ -42,6 +42,12 @@ void exec_sql(sqlite3 *db, const char *sql);
  * gateway gw1, bus lan, retention 90 days, max_mb 256. */
 struct config *cfg_new(bool with_meter);
 void cfg_free(struct config *c);
+/* NDEV enabled devices d000.. with NPTS float32 points p0.. each (deadband
+ * 0), the rest as cfg_new. */
+struct config *cfg_many(int ndev, int npts);
+/* What the store at PATH takes on disk: the file plus its -wal (*WAL: the
+ * -wal alone, when not NULL). */
+int64_t footprint(const char *path, int64_t *wal);
 /* store_open + store_configure, aborting on failure. */
 struct store *open_cfg(const char *path, const struct config *cfg);
 

@@ -149,8 +149,9 @@ static const struct bad bad[] = {
 	{"out of range", "{" SITE ", 'buses': [{'id': 'lan', 'type': 'tcp', 'host': 'h', "
 	 "'timeout_ms': 5, 'retries': 6, 'port': 70000}], 'devices': [{'id': 'd1', 'bus': 'lan', "
 	 "'unit': 1, 'poll_ms': 10, 'max_read_regs': 126, 'points': [" PT "]}], "
-	 "'storage': {'retention_days': 0}}", NULL, NULL,
+	 "'storage': {'retention_days': 0, 'max_mb': 1}}", NULL, NULL,
 	 "site.json: storage.retention_days: must be an integer in 1..3650\n"
+	 "site.json: storage.max_mb: must be an integer in 2..1048576\n"
 	 "site.json: buses[0].timeout_ms: must be an integer in 10..10000\n"
 	 "site.json: buses[0].retries: must be an integer in 0..5\n"
 	 "site.json: buses[0].port: must be an integer in 1..65535\n"

@@ -247,7 +247,8 @@ static void test_status(struct query *q, int64_t now, int64_t base)
 	CHECK(s.devices_online == 1 && s.devices_total == 3);
 	CHECK(s.alarms_active == 1);
 	CHECK(s.outbox_depth == 4);
-	CHECK(s.db_bytes > 4096);
+	CHECK(s.db_bytes > 4096 && s.wal_bytes >= 0 && s.wal_bytes < s.db_bytes);
+	CHECK(s.max_bytes == 256LL * 1024 * 1024);
 	CHECK(s.first_ts == now - 3 * HOUR);
 	CHECK(s.last_ts == base + (NPRESSURE - 1) * MIN);
 	CHECK(s.created != QUERY_NO_TIME && s.opened >= s.created && s.opened <= util_wall_ms());

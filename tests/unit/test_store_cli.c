@@ -153,7 +153,7 @@ static void test_cli(void)
 	/* status */
 	rc = run_cli(&out, "--db '%s' status --json", path);
 	CHECK(rc == 0);
-	CHECK(jkeys(out, "$") == 9);
+	CHECK(jkeys(out, "$") == 11);
 	CHECK(jis(out, "$.site", "mangshi-hs07"));
 	CHECK(jis(out, "$.gateway", "gw1"));
 	CHECK(jis(out, "$.devices_online", "1"));
@@ -161,6 +161,10 @@ static void test_cli(void)
 	CHECK(jis(out, "$.alarms_active", "1"));
 	CHECK(jis(out, "$.outbox_depth", "4"));
 	CHECK(jtype(out, "$.db_bytes", "integer") && jnum(out, "$.db_bytes") > 4096);
+	/* the footprint: the file and its -wal, against storage.max_mb */
+	CHECK(jtype(out, "$.wal_bytes", "integer") &&
+	      jnum(out, "$.wal_bytes") < jnum(out, "$.db_bytes"));
+	CHECK(jnum(out, "$.max_bytes") == 256.0 * 1024 * 1024);
 	CHECK(jis(out, "$.first_ts", util_fmt_time(f.base - HOUR, t1, sizeof t1)));
 	CHECK(jis(out, "$.last_ts", util_fmt_time(f.base + 9 * 60000, t1, sizeof t1)));
 	free(out);
