@@ -293,18 +293,23 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 	struct dev_rt *dr = &gw->devs[d];
 	const struct device_cfg *dc = &gw->cfg->devices[d];
 	int64_t raised = dr->off.raised_ts;
+	bool changed = dr->state != (online ? 1 : 0);
 
-	if (dr->state != (online ? 1 : 0)) {
+	if (changed) {
 		dr->state = online ? 1 : 0;
 		log_info("poll", "%s (unit %d) is %s", dc->id, dc->unit,
 			 online ? "online" : "offline");
 		store_device_state(gw->st, d, ts, online);
 		device_status(gw, d, ts);
 		if (!online) {
-			/* Points of an offline device are stale from now on. */
+			/* Points of an offline device are stale from now on, and
+			 * their alarms see it: a stale reading cancels a pending
+			 * raise or clear, so the delay starts again with the first
+			 * good reading after the outage (alarm.h). */
 			for (size_t p = 0; p < dc->npoints; p++) {
 				dr->quality[p] = Q_STALE;
 				store_put_reading(gw->st, d, (int)p, ts, 0, Q_STALE);
+				gw_eval_alarms(gw, d, (int)p, 0, Q_STALE, ts);
 			}
 		}
 	}
@@ -319,6 +324,13 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 			dr->raised_unset = !clock_is_set();
 		dr->off = next;
 	}
+	/* The status row went into the open batch; the sender reads the
+	 * outbox on this connection and would see it uncommitted (and send
+	 * it even if the batch were then dropped). Commit it now: a device
+	 * changes state rarely, and an event above has usually committed
+	 * the batch already (then this costs nothing). */
+	if (changed && gw_mqtt_on(gw))
+		store_flush(gw->st);
 }
 
 /* ---------- results ---------- */
