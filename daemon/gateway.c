@@ -386,33 +386,47 @@ void gw_publish_result(struct gateway *gw, const char *id, bool ok, const char *
 static void on_cmd_result(struct gateway *gw, const struct bus_result *r)
 {
 	const struct bus_cmd *c = &r->cmd;
-	if (c->dev < 0 || (size_t)c->dev >= gw->cfg->ndevices ||
-	    c->pt < 0 || (size_t)c->pt >= gw->cfg->devices[c->dev].npoints) {
+	if (r->dev < 0 || c->pt < 0 || (size_t)c->pt >= gw->cfg->devices[r->dev].npoints) {
 		gw_publish_result(gw, c->req_id_null ? NULL : c->req_id, false,
 			       "configuration changed while the request ran", NULL);
 		return;
 	}
-	const struct point_cfg *pc = &gw->cfg->devices[c->dev].points[c->pt];
+	const struct point_cfg *pc = &gw->cfg->devices[r->dev].points[c->pt];
 	struct pl_value v = gw_pv_of(pc, r->cmd_value, r->cmd_ok);
 	log_info("cmd", "%s %s.%s: %s%s", c->write ? "write" : "read",
-		 gw->cfg->devices[c->dev].id, pc->name, r->cmd_ok ? "ok" : "failed: ",
+		 gw->cfg->devices[r->dev].id, pc->name, r->cmd_ok ? "ok" : "failed: ",
 		 r->cmd_ok ? "" : r->error);
 	gw_publish_result(gw, c->req_id_null ? NULL : c->req_id, r->cmd_ok,
 		       r->cmd_ok ? NULL : r->error, r->cmd_ok ? &v : NULL);
 }
 
+/* The index in the gateway's config of the device of R: a worker kept over
+ * a reload numbers the devices as the config it was started with did, so
+ * the id decides (the index is tried first). -1 when the device is gone. */
+static int result_device(const struct gateway *gw, const struct bus_result *r)
+{
+	const struct config *cfg = gw->cfg;
+
+	if (r->dev >= 0 && (size_t)r->dev < cfg->ndevices &&
+	    strcmp(cfg->devices[r->dev].id, r->dev_id) == 0)
+		return r->dev;
+	return config_find_device(cfg, r->dev_id);
+}
+
 void gateway_on_result(struct gateway *gw, const struct bus_result *r)
 {
-	if (r->dev < 0 || (size_t)r->dev >= gw->cfg->ndevices)
-		return;
 	/* Stamped here, by the one clock of the gateway (never going back),
 	 * rather than by the worker's look at the wall clock. */
 	struct bus_result rr = *r;
+	rr.dev = result_device(gw, r);
 	rr.ts_ms = clock_stamp();
-	if (r->kind == BUS_RES_POLL)
-		on_poll(gw, &rr);
-	else
+	if (r->kind == BUS_RES_CMD) {
 		on_cmd_result(gw, &rr);
+		return;
+	}
+	/* a poll of a device that is gone, or was redefined: dropped */
+	if (rr.dev >= 0 && r->npoints == gw->cfg->devices[rr.dev].npoints)
+		on_poll(gw, &rr);
 }
 
 /* ---------- timers ---------- */

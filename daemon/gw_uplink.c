@@ -339,14 +339,33 @@ static void cmd_point(struct gateway *gw, const struct pl_cmd *c)
 	memset(&bc, 0, sizeof bc);
 	util_strlcpy(bc.req_id, c->id, sizeof bc.req_id);
 	bc.req_id_null = c->id_null;
-	bc.dev = d;
+	util_strlcpy(bc.dev_id, dc->id, sizeof bc.dev_id);
 	bc.pt = p;
 	bc.write = c->kind == PL_CMD_WRITE;
 	bc.value = c->value.is_bool ? (c->value.v != 0) : c->value.v;
-	if (!gw->workers || !gw->workers[dc->bus] || bus_submit(gw->workers[dc->bus], &bc) < 0) {
-		snprintf(err, sizeof err, "bus %s is not running", gw->cfg->buses[dc->bus].id);
-		gw_publish_result(gw, id, false, err, NULL);
+	const char *bus = gw->cfg->buses[dc->bus].id;
+	enum bus_submit_rc rc = BUS_SUBMIT_REFUSED;
+	if (gw->workers && gw->workers[dc->bus])
+		rc = bus_submit(gw->workers[dc->bus], &bc);
+	/* Refused at once rather than queued behind timeouts: a busy bus or
+	 * an offline device would answer late, and slow every poll meanwhile. */
+	switch (rc) {
+	case BUS_SUBMIT_OK:
+		return;
+	case BUS_SUBMIT_BUSY:
+		snprintf(err, sizeof err, "busy: %d commands queued for bus %s", BUS_CMD_QUEUE_MAX,
+			 bus);
+		break;
+	case BUS_SUBMIT_OFFLINE:
+		snprintf(err, sizeof err, "device %s is offline", dc->id);
+		break;
+	case BUS_SUBMIT_REFUSED:
+		snprintf(err, sizeof err, "bus %s is not running", bus);
+		break;
 	}
+	log_info("cmd", "%s %s refused: %s", c->kind == PL_CMD_WRITE ? "write" : "read", c->point,
+		 err);
+	gw_publish_result(gw, id, false, err, NULL);
 }
 
 static void cb_message(void *ctx, const char *topic, const char *payload, size_t len)
