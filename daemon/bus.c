@@ -189,16 +189,19 @@ static void bus_run_unlocked(struct bus_worker *w, struct bus_cmd_node *n, struc
 }
 
 /*
- * The loop: the device that is due is polled; a command runs when no poll is
- * due, or when the last thing run was a poll (at most one command between
- * two polls that are due: a burst of slow commands, e.g. to a device that
- * times out, cannot starve polling, and a command still waits at most one
- * poll).
+ * The loop: the device that is due is polled; a command runs when no poll
+ * falls due before it could end (one request's timeout x tries: the cost of
+ * a command for a device that does not answer), or when the last thing run
+ * was a poll. So at most one command runs between two polls that compete
+ * with commands: a burst of slow commands cannot starve polling (a poll
+ * waits at most one command, and polls keep their rate while a command
+ * takes less than the poll period), and a command waits at most one poll.
  */
 static void *bus_main(void *arg)
 {
 	struct bus_worker *w = arg;
 	int64_t start = util_mono_ms();
+	int64_t cmd_cost = (int64_t)w->bus.timeout_ms * (w->bus.retries + 1);
 	bool cmd_last = false;
 
 	for (size_t i = 0; i < w->ndevs; i++)
@@ -207,10 +210,12 @@ static void *bus_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop_req) {
 		struct bus_dev *bd = bus_next_device(w);
-		bool due = bd && bd->next_due <= util_mono_ms();
+		int64_t now = util_mono_ms();
+		bool due = bd && bd->next_due <= now;
+		bool due_soon = bd && bd->next_due <= now + cmd_cost;
 		struct bus_cmd_node *n = w->cmd_head;
 
-		if (n && (!due || !cmd_last)) {
+		if (n && (!due_soon || !cmd_last)) {
 			w->cmd_head = n->next;
 			if (!w->cmd_head)
 				w->cmd_tail = NULL;

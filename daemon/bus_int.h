@@ -30,9 +30,10 @@
  * (`offline`: failed polls in a row >= offline_after, the gateway's rule):
  * its answer would be a timeout per request, paid by every device of the
  * bus. A command queued before its device went offline is refused when its
- * turn comes, without I/O. Commands and polls interleave: when a poll is
- * due, at most one command runs before it, so polling keeps its rate under a
- * burst of commands (a command still waits at most one poll).
+ * turn comes, without I/O. Commands and polls interleave (bus_main): at most
+ * one command runs between two polls that compete with commands, so polling
+ * keeps its rate under a burst of commands (a command still waits at most
+ * one poll).
  *
  * Polls. A device's plan is run one request at a time. An "illegal data
  * address" answer to a request of several points splits that request (the
