@@ -45,21 +45,32 @@ static bool is_inflight(const struct gateway *gw, int64_t row)
 	return false;
 }
 
+/* P/alarms/active: every active alarm, however many (the list is sized to
+ * the config: nothing is ever left out). When memory runs out nothing is
+ * published and it is tried again (active_dirty stays set). */
 void gw_publish_active(struct gateway *gw)
 {
-	const char *events[512];
+	const struct config *cfg = gw->cfg;
+	const char **events = malloc((cfg->nalarms + cfg->ndevices + 1) * sizeof *events);
 	size_t n = 0;
 	char topic[YW_TEXT_MAX * 4];
 
-	for (size_t a = 0; a < gw->cfg->nalarms && n < 512; a++)
+	if (!events) {
+		log_error("mqtt", "out of memory building alarms/active; tried again later");
+		return;
+	}
+	for (size_t a = 0; a < cfg->nalarms; a++)
 		if (gw->alarms[a].st.active && gw->alarms[a].event)
 			events[n++] = gw->alarms[a].event;
-	for (size_t d = 0; d < gw->cfg->ndevices && n < 512; d++)
+	for (size_t d = 0; d < cfg->ndevices; d++)
 		if (gw->devs[d].off.active && gw->devs[d].off_event)
 			events[n++] = gw->devs[d].off_event;
 	char *json = payload_alarms_active(clock_stamp(), events, n);
-	if (!json)
+	free(events);
+	if (!json) {
+		log_error("mqtt", "cannot build alarms/active (%zu alarms); tried again later", n);
 		return;
+	}
 	gw_topic_of(gw, topic, sizeof topic, "alarms/active");
 	if (mqtt_publish(gw->link, topic, json, 1, true, NULL) == 0)
 		gw->active_dirty = false;
