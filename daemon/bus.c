@@ -1,6 +1,7 @@
 /*
- * bus: the result queue and the worker thread of one bus: start, the loop
- * (commands first, then the device that is due), submit, stop.
+ * bus: the result queue and the worker thread of one bus: start (with its
+ * own copy of the bus's config), the loop (polls when due, commands between
+ * them), submit, stop; whether a worker can go on under a new config.
  * See bus_int.h.
  */
 #include "bus_int.h"
@@ -91,13 +92,15 @@ void bus_result_free(struct bus_result *r)
 	free(r);
 }
 
-struct bus_result *bus_result_new(enum bus_result_kind kind, int dev, size_t npoints)
+struct bus_result *bus_result_new(enum bus_result_kind kind, const struct bus_dev *bd,
+				  size_t npoints)
 {
 	struct bus_result *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
 	r->kind = kind;
-	r->dev = dev;
+	r->dev = bd->dev;
+	util_strlcpy(r->dev_id, bd->cfg.id, sizeof r->dev_id);
 	r->npoints = npoints;
 	r->cmd_value = NAN;
 	if (npoints) {
@@ -124,6 +127,7 @@ static void bus_worker_free(struct bus_worker *w)
 	for (size_t i = 0; i < w->ndevs; i++) {
 		planner_free(&w->devs[i].plan);
 		free(w->devs[i].refused_logged);
+		free(w->devs[i].cfg.points);
 	}
 	free(w->devs);
 	free(w->raw);
@@ -149,44 +153,82 @@ static void bus_deliver(struct bus_worker *w, struct bus_result *r)
 	bus_result_free(r);
 }
 
+/* The enabled device whose poll is due first; NULL when none. */
 static struct bus_dev *bus_next_device(struct bus_worker *w)
 {
 	struct bus_dev *best = NULL;
 	for (size_t i = 0; i < w->ndevs; i++)
-		if (!best || w->devs[i].next_due < best->next_due)
+		if (w->devs[i].cfg.enabled && (!best || w->devs[i].next_due < best->next_due))
 			best = &w->devs[i];
 	return best;
 }
 
+struct bus_dev *bus_find_dev(struct bus_worker *w, const char *dev_id)
+{
+	for (size_t i = 0; i < w->ndevs; i++)
+		if (strcmp(w->devs[i].cfg.id, dev_id) == 0)
+			return &w->devs[i];
+	return NULL;
+}
+
+/* Run one command or one poll with `mu` released; R is delivered. */
+static void bus_run_unlocked(struct bus_worker *w, struct bus_cmd_node *n, struct bus_dev *bd)
+{
+	struct bus_result *r;
+
+	pthread_mutex_unlock(&w->mu);
+	if (n) {
+		r = bus_run_cmd(w, &n->cmd);
+		free(n);
+	} else {
+		r = bus_poll(w, bd);
+	}
+	if (r)
+		bus_deliver(w, r);
+	pthread_mutex_lock(&w->mu);
+}
+
+/*
+ * The loop: the device that is due is polled; a command runs when no poll
+ * falls due before it could end (one request's timeout x tries: the cost of
+ * a command for a device that does not answer), or when the last thing run
+ * was a poll. So at most one command runs between two polls that compete
+ * with commands: a burst of slow commands cannot starve polling (a poll
+ * waits at most one command, and polls keep their rate while a command
+ * takes less than the poll period), and a command waits at most one poll.
+ */
 static void *bus_main(void *arg)
 {
 	struct bus_worker *w = arg;
 	int64_t start = util_mono_ms();
+	int64_t cmd_cost = (int64_t)w->bus.timeout_ms * (w->bus.retries + 1);
+	bool cmd_last = false;
 
 	for (size_t i = 0; i < w->ndevs; i++)
 		w->devs[i].next_due = start;
 
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop_req) {
+		struct bus_dev *bd = bus_next_device(w);
+		int64_t now = util_mono_ms();
+		bool due = bd && bd->next_due <= now;
+		bool due_soon = bd && bd->next_due <= now + cmd_cost;
 		struct bus_cmd_node *n = w->cmd_head;
-		if (n) {
+
+		if (n && (!due_soon || !cmd_last)) {
 			w->cmd_head = n->next;
 			if (!w->cmd_head)
 				w->cmd_tail = NULL;
-			pthread_mutex_unlock(&w->mu);
-			struct bus_result *r = bus_run_cmd(w, &n->cmd);
-			free(n);
-			if (r)
-				bus_deliver(w, r);
-			pthread_mutex_lock(&w->mu);
+			w->ncmds--;
+			bus_run_unlocked(w, n, NULL);
+			cmd_last = true;
 			continue;
 		}
-		struct bus_dev *bd = bus_next_device(w);
 		if (!bd) {
 			pthread_cond_wait(&w->cond, &w->mu);
 			continue;
 		}
-		if (bd->next_due > util_mono_ms()) {
+		if (!due) {
 			struct timespec ts = {
 				.tv_sec = (time_t)(bd->next_due / 1000),
 				.tv_nsec = (long)(bd->next_due % 1000) * 1000000L,
@@ -194,14 +236,11 @@ static void *bus_main(void *arg)
 			pthread_cond_timedwait(&w->cond, &w->mu, &ts);
 			continue;
 		}
-		pthread_mutex_unlock(&w->mu);
-		struct bus_result *r = bus_poll(w, bd);
-		if (r)
-			bus_deliver(w, r);
-		pthread_mutex_lock(&w->mu);
+		bus_run_unlocked(w, NULL, bd);
+		cmd_last = false;
 	}
 	w->finished = true;
-	pthread_cond_broadcast(&w->cond);   /* bus_stop() waits for this */
+	pthread_cond_broadcast(&w->cond);   /* bus_stop_wait() waits for this */
 	bool detached = w->detached;
 	pthread_mutex_unlock(&w->mu);
 	if (detached)
@@ -209,37 +248,44 @@ static void *bus_main(void *arg)
 	return NULL;
 }
 
-static int bus_setup_devices(struct bus_worker *w)
+/* Copy the devices of the bus (all of them: a command for a disabled one is
+ * answered so) and plan the enabled ones. */
+static int bus_setup_devices(struct bus_worker *w, const struct config *cfg, int bus)
 {
-	const struct config *cfg = w->cfg;
 	size_t n = 0, maxpts = 1;
 
 	for (size_t i = 0; i < cfg->ndevices; i++)
-		if (cfg->devices[i].bus == w->bus && cfg->devices[i].enabled)
+		if (cfg->devices[i].bus == bus)
 			n++;
 	w->devs = calloc(n ? n : 1, sizeof *w->devs);
 	if (!w->devs)
 		goto out_oom;
 	for (size_t i = 0; i < cfg->ndevices; i++) {
 		const struct device_cfg *dev = &cfg->devices[i];
-		if (dev->bus != w->bus || !dev->enabled)
+		if (dev->bus != bus)
 			continue;
 		struct bus_dev *bd = &w->devs[w->ndevs];
+		size_t np = dev->npoints ? dev->npoints : 1;
 		bd->dev = (int)i;
-		bd->refused_logged = calloc(dev->npoints ? dev->npoints : 1, 1);
-		if (!bd->refused_logged)
+		bd->cfg = *dev;
+		atomic_init(&bd->offline, false);
+		bd->cfg.points = calloc(np, sizeof *bd->cfg.points);
+		bd->refused_logged = calloc(np, 1);
+		w->ndevs++;   /* from here on bus_worker_free() frees what it holds */
+		if (!bd->cfg.points || !bd->refused_logged)
 			goto out_oom;
-		bd->pd.points = dev->points;
-		bd->pd.npoints = dev->npoints;
-		bd->pd.max_read_regs = dev->max_read_regs;
-		bd->pd.max_gap = dev->max_gap;
-		if (planner_build(&bd->pd, &bd->plan) != 0) {
-			free(bd->refused_logged);
-			goto out_oom;
-		}
-		w->ndevs++;
+		if (dev->npoints)
+			memcpy(bd->cfg.points, dev->points, dev->npoints * sizeof *dev->points);
 		if (dev->npoints > maxpts)
 			maxpts = dev->npoints;
+		if (!dev->enabled)
+			continue;
+		bd->pd.points = bd->cfg.points;
+		bd->pd.npoints = bd->cfg.npoints;
+		bd->pd.max_read_regs = dev->max_read_regs;
+		bd->pd.max_gap = dev->max_gap;
+		if (planner_build(&bd->pd, &bd->plan) != 0)
+			goto out_oom;
 	}
 	w->raw = calloc(maxpts, sizeof *w->raw);
 	w->pstate = calloc(maxpts, 1);
@@ -251,6 +297,54 @@ static int bus_setup_devices(struct bus_worker *w)
 out_oom:
 	log_error(BUS_COMP, "bus %s: out of memory", w->id);
 	return -1;
+}
+
+/* Device A as W runs it and B of a new config are the same, but for the
+ * index of their bus (memcmp of copies: a field that differs, or padding
+ * that does, counts as a change: the bus is restarted, never wrongly kept). */
+static bool bus_dev_same(const struct device_cfg *a, const struct device_cfg *b)
+{
+	struct device_cfg x = *a, y = *b;
+
+	if (a->npoints != b->npoints ||
+	    (a->npoints && memcmp(a->points, b->points, a->npoints * sizeof *a->points) != 0))
+		return false;
+	x.bus = y.bus = 0;
+	x.points = y.points = NULL;
+	return memcmp(&x, &y, sizeof x) == 0;
+}
+
+bool bus_runs(const struct bus_worker *w, const struct config *cfg, int bus)
+{
+	size_t k = 0;
+
+	if (bus < 0 || (size_t)bus >= cfg->nbuses ||
+	    memcmp(&w->bus, &cfg->buses[bus], sizeof w->bus) != 0)
+		return false;
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		if (cfg->devices[i].bus != bus)
+			continue;
+		if (k >= w->ndevs || !bus_dev_same(&w->devs[k].cfg, &cfg->devices[i]))
+			return false;
+		k++;
+	}
+	return k == w->ndevs;
+}
+
+bool bus_same_line(const struct bus_worker *w, const struct config *cfg, int bus)
+{
+	const struct bus_cfg *b = &cfg->buses[bus];
+
+	if (b->type != w->bus.type)
+		return false;
+	if (b->type == BUS_RTU)
+		return strcmp(b->device, w->bus.device) == 0;
+	return strcmp(b->host, w->bus.host) == 0 && b->port == w->bus.port;
+}
+
+const char *bus_id(const struct bus_worker *w)
+{
+	return w->id;
 }
 
 /* The driver's log lines go to the daemon's log. */
@@ -298,15 +392,14 @@ struct bus_worker *bus_start(const struct config *cfg, int bus, struct bus_queue
 		log_error(BUS_COMP, "bus %s: out of memory", cfg->buses[bus].id);
 		return NULL;
 	}
-	w->cfg = cfg;
-	w->bus = bus;
+	w->bus = cfg->buses[bus];
+	w->id = w->bus.id;
 	w->q = q;
-	util_strlcpy(w->id, cfg->buses[bus].id, sizeof w->id);
 	atomic_init(&w->stopping, false);
-	if (bus_setup_devices(w) != 0)
+	if (bus_setup_devices(w, cfg, bus) != 0)
 		goto out_free;
 	driver_set_log(bus_drv_log, LOG_LVL_DEBUG);
-	bus_driver_settings(&cfg->buses[bus], &ds);
+	bus_driver_settings(&w->bus, &ds);
 	w->drv = driver_new(&ds);
 	if (!w->drv)
 		goto out_free;
@@ -335,8 +428,10 @@ struct bus_worker *bus_start(const struct config *cfg, int bus, struct bus_queue
 		log_error(BUS_COMP, "bus %s: cannot start thread: %s", w->id, strerror(rc));
 		goto out_free;
 	}
-	log_info(BUS_COMP, "bus %s: polling %zu device%s", w->id, w->ndevs,
-		 w->ndevs == 1 ? "" : "s");
+	size_t polled = 0;
+	for (size_t i = 0; i < w->ndevs; i++)
+		polled += w->devs[i].cfg.enabled;
+	log_info(BUS_COMP, "bus %s: polling %zu device%s", w->id, polled, polled == 1 ? "" : "s");
 	return w;
 
 out_sync:
@@ -346,42 +441,56 @@ out_free:
 	return NULL;
 }
 
-int bus_submit(struct bus_worker *w, const struct bus_cmd *cmd)
+enum bus_submit_rc bus_submit(struct bus_worker *w, const struct bus_cmd *cmd)
 {
-	const struct config *cfg = w->cfg;
+	struct bus_dev *bd = bus_find_dev(w, cmd->dev_id);
+	enum bus_submit_rc rc = BUS_SUBMIT_OK;
 
-	if (cmd->dev < 0 || (size_t)cmd->dev >= cfg->ndevices ||
-	    cfg->devices[cmd->dev].bus != w->bus || cmd->pt < 0 ||
-	    (size_t)cmd->pt >= cfg->devices[cmd->dev].npoints)
-		return -1;
+	if (!bd || cmd->pt < 0 || (size_t)cmd->pt >= bd->cfg.npoints)
+		return BUS_SUBMIT_REFUSED;
+	if (atomic_load(&bd->offline))
+		return BUS_SUBMIT_OFFLINE;
 	struct bus_cmd_node *n = calloc(1, sizeof *n);
 	if (!n) {
 		log_error(BUS_COMP, "bus %s: out of memory", w->id);
-		return -1;
+		return BUS_SUBMIT_REFUSED;
 	}
 	n->cmd = *cmd;
 	pthread_mutex_lock(&w->mu);
-	if (w->stop_req) {
+	if (w->stop_req)
+		rc = BUS_SUBMIT_REFUSED;
+	else if (w->ncmds >= BUS_CMD_QUEUE_MAX)
+		rc = BUS_SUBMIT_BUSY;
+	if (rc != BUS_SUBMIT_OK) {
 		pthread_mutex_unlock(&w->mu);
 		free(n);
-		return -1;
+		return rc;
 	}
 	if (w->cmd_tail)
 		w->cmd_tail->next = n;
 	else
 		w->cmd_head = n;
 	w->cmd_tail = n;
+	w->ncmds++;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mu);
-	return 0;
+	return BUS_SUBMIT_OK;
 }
 
-void bus_stop(struct bus_worker *w, int timeout_ms)
+void bus_stop_ask(struct bus_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop_req = true;
+	atomic_store(&w->stopping, true);
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	driver_abort(w->drv);
+}
+
+bool bus_stop_wait(struct bus_worker *w, int timeout_ms)
 {
 	struct timespec dl;
 
-	if (!w)
-		return;
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -391,28 +500,41 @@ void bus_stop(struct bus_worker *w, int timeout_ms)
 		dl.tv_sec++;
 		dl.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&w->mu);
-	w->stop_req = true;
-	atomic_store(&w->stopping, true);
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->mu);
-	driver_abort(w->drv);
-
 	/* Wait on the worker's cond (monotonic) rather than with
 	 * pthread_timedjoin_np(), whose deadline is on the wall clock. */
 	pthread_mutex_lock(&w->mu);
 	while (!w->finished)
 		if (pthread_cond_timedwait(&w->cond, &w->mu, &dl) == ETIMEDOUT)
 			break;
+	bool finished = w->finished;
+	pthread_mutex_unlock(&w->mu);
+	if (!finished)
+		return false;
+	pthread_join(w->th, NULL);
+	bus_worker_free(w);
+	return true;
+}
+
+void bus_detach(struct bus_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
 	if (w->finished) {
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->th, NULL);
 		bus_worker_free(w);
 		return;
 	}
-	log_warn(BUS_COMP, "bus %s: worker did not stop within %d ms; leaving it behind", w->id,
-		 timeout_ms);
+	log_warn(BUS_COMP, "bus %s: worker did not stop in time; leaving it behind", w->id);
 	w->detached = true;
 	pthread_detach(w->th);
 	pthread_mutex_unlock(&w->mu);   /* from here on the worker frees itself */
+}
+
+void bus_stop(struct bus_worker *w, int timeout_ms)
+{
+	if (!w)
+		return;
+	bus_stop_ask(w);
+	if (!bus_stop_wait(w, timeout_ms))
+		bus_detach(w);
 }

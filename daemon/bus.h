@@ -1,12 +1,15 @@
 /*
- * bus: one worker thread per bus. The worker owns the bus's driver, the read
- * plans of the bus's devices and their schedule; it polls each enabled device
- * at its poll_ms on the monotonic clock, one request at a time, backs off a
- * device that stops answering (capped exponential up to 30 s, reset on
- * success), decodes the registers with the codec and hands a `bus_result` per
- * poll to the main loop through a shared queue (`struct bus_queue`) whose
- * eventfd wakes the loop. Write/read commands from the main loop go the other
- * way and run between polls.
+ * bus: one worker thread per bus. The worker owns the bus's driver, its own
+ * copy of the bus's config (the bus and its devices: it never reads the
+ * gateway's config after bus_start, so a worker can outlive a reload), the
+ * read plans of the bus's devices and their schedule; it polls each enabled
+ * device at its poll_ms on the monotonic clock, one request at a time, backs
+ * off a device that stops answering (capped exponential up to 30 s, reset on
+ * success), decodes the registers with the codec and hands a `bus_result`
+ * per poll to the main loop through a shared queue (`struct bus_queue`)
+ * whose eventfd wakes the loop. Write/read commands from the main loop go the
+ * other way: at most BUS_CMD_QUEUE_MAX wait per bus, and they run between
+ * polls, never more than one between two polls that are due.
  */
 #ifndef YW_BUS_H
 #define YW_BUS_H
@@ -20,11 +23,15 @@
 
 enum bus_result_kind { BUS_RES_POLL, BUS_RES_CMD };
 
+/* Commands waiting for one bus at most; more are refused (busy). */
+#define BUS_CMD_QUEUE_MAX 16
+
 /* A command from the main loop: read or write one point. */
 struct bus_cmd {
 	char req_id[YW_TEXT_MAX];   /* the MQTT request id ("" when absent) */
 	bool req_id_null;           /* the request had no readable id */
-	int dev, pt;                /* indices into the config */
+	char dev_id[YW_ID_MAX];     /* the device, by id */
+	int pt;                     /* index of the point in the device's points */
 	bool write;
 	double value;               /* engineering value to write */
 };
@@ -32,7 +39,9 @@ struct bus_cmd {
 struct bus_result {
 	enum bus_result_kind kind;
 	struct bus_result *next;    /* queue link */
-	int dev;                    /* device index */
+	int dev;                    /* device index in the config the worker was
+	                               started with (bus_start) */
+	char dev_id[YW_ID_MAX];     /* the device's id: the key across reloads */
 	int64_t ts_ms;              /* wall clock at the end of the poll */
 	/* BUS_RES_POLL. A failed poll (!ok) carries no readings: every point is
 	 * Q_STALE. In an ok poll a point is Q_GOOD, or Q_BAD when the device
@@ -71,13 +80,38 @@ struct bus_worker;
 /* The driver's settings for bus B of the config. */
 void bus_driver_settings(const struct bus_cfg *b, struct drv_settings *s);
 
-/* Start the worker of CFG->buses[BUS]. CFG must outlive the worker. */
+/* Start the worker of CFG->buses[BUS]: it copies what it needs of CFG. */
 struct bus_worker *bus_start(const struct config *cfg, int bus, struct bus_queue *q);
-/* Queue a command for the worker (copied). 0 / -1. */
-int bus_submit(struct bus_worker *w, const struct bus_cmd *cmd);
-/* Ask to stop, interrupt a blocked request, join (waiting at most
- * TIMEOUT_MS; a worker stuck longer is detached and its memory left to the
- * process exit), free. */
+
+/* W runs exactly what CFG says for CFG->buses[BUS]: the bus's settings and
+ * all of its devices (enabled or not, in order) with their points are the
+ * same, so W can go on polling under CFG. */
+bool bus_runs(const struct bus_worker *w, const struct config *cfg, int bus);
+/* W talks over the same serial line or TCP endpoint as CFG->buses[BUS]
+ * (a replacement must wait until W has closed it). */
+bool bus_same_line(const struct bus_worker *w, const struct config *cfg, int bus);
+const char *bus_id(const struct bus_worker *w);
+
+/* Queue a command for the worker (copied). */
+enum bus_submit_rc {
+	BUS_SUBMIT_OK = 0,
+	BUS_SUBMIT_REFUSED = -1,    /* no such device or point on this bus, or stopping */
+	BUS_SUBMIT_BUSY = -2,       /* BUS_CMD_QUEUE_MAX commands wait already */
+	BUS_SUBMIT_OFFLINE = -3,    /* the device is offline (backing off) */
+};
+enum bus_submit_rc bus_submit(struct bus_worker *w, const struct bus_cmd *cmd);
+
+/* Stopping, in parallel: bus_stop_ask() every worker (returns at once; no
+ * result of the worker reaches the queue after it, and a blocked request is
+ * interrupted: TCP at once, RTU within one timeout), then bus_stop_wait()
+ * each with the time left: true when it finished (joined and freed), false
+ * when it is still running after TIMEOUT_MS (0: just look). A worker that
+ * never finishes can be left behind with bus_detach() (it frees itself);
+ * only at exit: until it finishes it holds its line. */
+void bus_stop_ask(struct bus_worker *w);
+bool bus_stop_wait(struct bus_worker *w, int timeout_ms);
+void bus_detach(struct bus_worker *w);
+/* All three for one worker: ask, wait at most TIMEOUT_MS, detach. */
 void bus_stop(struct bus_worker *w, int timeout_ms);
 
 #endif

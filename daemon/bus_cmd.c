@@ -206,13 +206,19 @@ static int bus_write_point(struct bus_worker *w, const struct device_cfg *dev,
 	return 0;
 }
 
-/* Run command C; the result, or NULL when stopping / out of memory. */
+/* Run command C; the result, or NULL when stopping / out of memory. A
+ * command for a device that went offline after it was queued is refused
+ * without I/O (bus_int.h). */
 struct bus_result *bus_run_cmd(struct bus_worker *w, const struct bus_cmd *c)
 {
-	const struct device_cfg *dev = &w->cfg->devices[c->dev];
-	struct bus_result *r = bus_result_new(BUS_RES_CMD, c->dev, 0);
+	struct bus_dev *bd = bus_find_dev(w, c->dev_id);
+	struct bus_result *r;
 	int rc;
 
+	if (!bd)
+		return NULL;   /* bus_submit() checked it: cannot happen */
+	const struct device_cfg *dev = &bd->cfg;
+	r = bus_result_new(BUS_RES_CMD, bd, 0);
 	if (!r) {
 		log_error(BUS_COMP, "device %s: out of memory", dev->id);
 		return NULL;
@@ -220,6 +226,9 @@ struct bus_result *bus_run_cmd(struct bus_worker *w, const struct bus_cmd *c)
 	r->cmd = *c;
 	if (!dev->enabled) {
 		snprintf(r->error, sizeof r->error, "device %s is disabled", dev->id);
+		rc = -1;
+	} else if (atomic_load(&bd->offline)) {
+		snprintf(r->error, sizeof r->error, "device %s is offline", dev->id);
 		rc = -1;
 	} else if (c->write) {
 		rc = bus_write_point(w, dev, c, r);

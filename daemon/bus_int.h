@@ -6,18 +6,34 @@
  *   bus_cmd.c   the commands of the main loop: read or write one point
  * (see bus.h).
  *
- * Threads and ownership. The worker owns its driver, the plans and schedule
- * of its devices and its scratch buffers. The main thread touches a worker
- * only through bus_submit() and bus_stop(), which take `mu`; results travel
- * through the bus_queue, which has its own mutex. Lock order: worker mu, then
- * queue mu. The config is read-only for everyone while the worker runs.
+ * Threads and ownership. The worker owns its driver, its copy of the bus's
+ * config (struct bus_cfg and one struct device_cfg per device of the bus,
+ * points included: the gateway's config may be freed by a reload while the
+ * worker runs on), the plans and schedule of its devices and its scratch
+ * buffers. The copy is written before the thread starts and never changes,
+ * so the main thread reads it too (bus_runs, bus_submit). The main thread
+ * touches the rest of a worker only through bus_submit() and bus_stop_*(),
+ * which take `mu`; results travel through the bus_queue, which has its own
+ * mutex. Lock order: worker mu, then queue mu. A result names its device by
+ * id (and by its index in the config of bus_start, a hint): a worker kept
+ * over a reload serves a config whose indices may differ.
  *
- * Stopping. bus_stop() sets the stop flag under `mu`, wakes the worker and
- * aborts the driver (a blocked TCP request returns at once; RTU waits out at
- * most one timeout). A worker that does not stop in time is detached; when
- * it finally wakes it sees the flag, touches neither the config nor the
- * queue again (a result is only pushed under `mu` while no stop was asked),
- * and frees itself.
+ * Stopping. bus_stop_ask() sets the stop flag under `mu`, wakes the worker
+ * and aborts the driver (a blocked TCP request returns at once; RTU waits out
+ * at most one timeout); bus_stop_wait() waits for `finished` on the worker's
+ * monotonic cond, then joins. A worker left behind (bus_detach, at exit only)
+ * sees the flag when it wakes, never touches the queue again (a result is
+ * only pushed under `mu` while no stop was asked), and frees itself.
+ *
+ * Commands. At most BUS_CMD_QUEUE_MAX wait (`ncmds`, under mu); more are
+ * refused at once (busy), as is a command for a device that is offline
+ * (`offline`: failed polls in a row >= offline_after, the gateway's rule):
+ * its answer would be a timeout per request, paid by every device of the
+ * bus. A command queued before its device went offline is refused when its
+ * turn comes, without I/O. Commands and polls interleave (bus_main): at most
+ * one command runs between two polls that compete with commands, so polling
+ * keeps its rate under a burst of commands (a command still waits at most
+ * one poll).
  *
  * Polls. A device's plan is run one request at a time. An "illegal data
  * address" answer to a request of several points splits that request (the
@@ -74,11 +90,13 @@ struct bus_cmd_node {
 };
 
 struct bus_dev {
-	int dev;                     /* index into cfg->devices */
+	int dev;                     /* index into the config of bus_start */
+	struct device_cfg cfg;       /* the worker's copy; cfg.points owned */
 	struct plan_device pd;       /* the planner's view of the device */
 	struct plan plan;            /* kept for the device's life: splits are remembered */
 	int64_t next_due;            /* monotonic ms */
 	int failures;                /* failed polls in a row */
+	atomic_bool offline;         /* failures >= cfg.offline_after */
 	uint8_t *refused_logged;     /* per point: a refusal was logged (until it reads again) */
 };
 
@@ -86,12 +104,11 @@ struct bus_dev {
 enum { PT_NONE = 0, PT_HAVE = 1, PT_REFUSED = 2 };
 
 struct bus_worker {
-	const struct config *cfg;
-	int bus;
-	char id[YW_ID_MAX];
+	struct bus_cfg bus;          /* the worker's copy of its bus's settings */
+	const char *id;              /* bus.id */
 	struct bus_queue *q;
 	struct driver *drv;
-	struct bus_dev *devs;        /* owned */
+	struct bus_dev *devs;        /* owned: every device of the bus, config order */
 	size_t ndevs;
 
 	/* scratch of the poll, sized for the largest device */
@@ -104,6 +121,7 @@ struct bus_worker {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;         /* on CLOCK_MONOTONIC */
 	struct bus_cmd_node *cmd_head, *cmd_tail;   /* owned, under mu */
+	size_t ncmds;                /* commands queued, under mu */
 	bool stop_req;               /* under mu */
 	bool finished, detached;     /* under mu */
 	bool sync_ready;             /* mu and cond were initialised */
@@ -111,7 +129,9 @@ struct bus_worker {
 };
 
 /* bus.c */
-struct bus_result *bus_result_new(enum bus_result_kind kind, int dev, size_t npoints);
+struct bus_result *bus_result_new(enum bus_result_kind kind, const struct bus_dev *bd,
+				  size_t npoints);
+struct bus_dev *bus_find_dev(struct bus_worker *w, const char *dev_id);
 
 /* bus_cmd.c */
 struct bus_result *bus_run_cmd(struct bus_worker *w, const struct bus_cmd *c);

@@ -124,14 +124,22 @@ static void bus_schedule(struct bus_dev *bd, const struct device_cfg *dev, bool 
 	bd->next_due = now + bus_backoff_ms(dev->poll_ms, bd->failures);
 }
 
+/* Schedule the next poll; the device is offline (commands refused) after
+ * offline_after failed polls in a row, as the gateway counts it. */
+static void bus_schedule_and_mark(struct bus_dev *bd, const struct device_cfg *dev, bool ok)
+{
+	bus_schedule(bd, dev, ok);
+	atomic_store(&bd->offline, bd->failures >= dev->offline_after);
+}
+
 /*
  * Poll BD once. Returns the result, or NULL when the worker is stopping (the
  * config is not touched after that) or memory ran out (logged).
  */
 struct bus_result *bus_poll(struct bus_worker *w, struct bus_dev *bd)
 {
-	const struct device_cfg *dev = &w->cfg->devices[bd->dev];
-	struct bus_result *r = bus_result_new(BUS_RES_POLL, bd->dev, dev->npoints);
+	const struct device_cfg *dev = &bd->cfg;
+	struct bus_result *r = bus_result_new(BUS_RES_POLL, bd, dev->npoints);
 	enum drv_status fail = DRV_OK;
 	int fail_exc = 0;
 
@@ -216,7 +224,7 @@ struct bus_result *bus_poll(struct bus_worker *w, struct bus_dev *bd)
 			log_warn(BUS_COMP, "device %s (unit %d): poll failed (%s); backing off",
 				 dev->id, dev->unit, driver_status_name(fail));
 	}
-	bus_schedule(bd, dev, fail == DRV_OK);
+	bus_schedule_and_mark(bd, dev, fail == DRV_OK);
 	r->consecutive_failures = bd->failures;
 	r->ts_ms = util_wall_ms();
 	/* Nothing to re-read after a reconnect (driver_reconnected()): the

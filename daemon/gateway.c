@@ -293,18 +293,23 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 	struct dev_rt *dr = &gw->devs[d];
 	const struct device_cfg *dc = &gw->cfg->devices[d];
 	int64_t raised = dr->off.raised_ts;
+	bool changed = dr->state != (online ? 1 : 0);
 
-	if (dr->state != (online ? 1 : 0)) {
+	if (changed) {
 		dr->state = online ? 1 : 0;
 		log_info("poll", "%s (unit %d) is %s", dc->id, dc->unit,
 			 online ? "online" : "offline");
 		store_device_state(gw->st, d, ts, online);
 		device_status(gw, d, ts);
 		if (!online) {
-			/* Points of an offline device are stale from now on. */
+			/* Points of an offline device are stale from now on, and
+			 * their alarms see it: a stale reading cancels a pending
+			 * raise or clear, so the delay starts again with the first
+			 * good reading after the outage (alarm.h). */
 			for (size_t p = 0; p < dc->npoints; p++) {
 				dr->quality[p] = Q_STALE;
 				store_put_reading(gw->st, d, (int)p, ts, 0, Q_STALE);
+				gw_eval_alarms(gw, d, (int)p, 0, Q_STALE, ts);
 			}
 		}
 	}
@@ -319,6 +324,13 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 			dr->raised_unset = !clock_is_set();
 		dr->off = next;
 	}
+	/* The status row went into the open batch; the sender reads the
+	 * outbox on this connection and would see it uncommitted (and send
+	 * it even if the batch were then dropped). Commit it now: a device
+	 * changes state rarely, and an event above has usually committed
+	 * the batch already (then this costs nothing). */
+	if (changed && gw_mqtt_on(gw))
+		store_flush(gw->st);
 }
 
 /* ---------- results ---------- */
@@ -374,33 +386,47 @@ void gw_publish_result(struct gateway *gw, const char *id, bool ok, const char *
 static void on_cmd_result(struct gateway *gw, const struct bus_result *r)
 {
 	const struct bus_cmd *c = &r->cmd;
-	if (c->dev < 0 || (size_t)c->dev >= gw->cfg->ndevices ||
-	    c->pt < 0 || (size_t)c->pt >= gw->cfg->devices[c->dev].npoints) {
+	if (r->dev < 0 || c->pt < 0 || (size_t)c->pt >= gw->cfg->devices[r->dev].npoints) {
 		gw_publish_result(gw, c->req_id_null ? NULL : c->req_id, false,
 			       "configuration changed while the request ran", NULL);
 		return;
 	}
-	const struct point_cfg *pc = &gw->cfg->devices[c->dev].points[c->pt];
+	const struct point_cfg *pc = &gw->cfg->devices[r->dev].points[c->pt];
 	struct pl_value v = gw_pv_of(pc, r->cmd_value, r->cmd_ok);
 	log_info("cmd", "%s %s.%s: %s%s", c->write ? "write" : "read",
-		 gw->cfg->devices[c->dev].id, pc->name, r->cmd_ok ? "ok" : "failed: ",
+		 gw->cfg->devices[r->dev].id, pc->name, r->cmd_ok ? "ok" : "failed: ",
 		 r->cmd_ok ? "" : r->error);
 	gw_publish_result(gw, c->req_id_null ? NULL : c->req_id, r->cmd_ok,
 		       r->cmd_ok ? NULL : r->error, r->cmd_ok ? &v : NULL);
 }
 
+/* The index in the gateway's config of the device of R: a worker kept over
+ * a reload numbers the devices as the config it was started with did, so
+ * the id decides (the index is tried first). -1 when the device is gone. */
+static int result_device(const struct gateway *gw, const struct bus_result *r)
+{
+	const struct config *cfg = gw->cfg;
+
+	if (r->dev >= 0 && (size_t)r->dev < cfg->ndevices &&
+	    strcmp(cfg->devices[r->dev].id, r->dev_id) == 0)
+		return r->dev;
+	return config_find_device(cfg, r->dev_id);
+}
+
 void gateway_on_result(struct gateway *gw, const struct bus_result *r)
 {
-	if (r->dev < 0 || (size_t)r->dev >= gw->cfg->ndevices)
-		return;
 	/* Stamped here, by the one clock of the gateway (never going back),
 	 * rather than by the worker's look at the wall clock. */
 	struct bus_result rr = *r;
+	rr.dev = result_device(gw, r);
 	rr.ts_ms = clock_stamp();
-	if (r->kind == BUS_RES_POLL)
-		on_poll(gw, &rr);
-	else
+	if (r->kind == BUS_RES_CMD) {
 		on_cmd_result(gw, &rr);
+		return;
+	}
+	/* a poll of a device that is gone, or was redefined: dropped */
+	if (rr.dev >= 0 && r->npoints == gw->cfg->devices[rr.dev].npoints)
+		on_poll(gw, &rr);
 }
 
 /* ---------- timers ---------- */

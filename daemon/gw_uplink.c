@@ -45,21 +45,32 @@ static bool is_inflight(const struct gateway *gw, int64_t row)
 	return false;
 }
 
+/* P/alarms/active: every active alarm, however many (the list is sized to
+ * the config: nothing is ever left out). When memory runs out nothing is
+ * published and it is tried again (active_dirty stays set). */
 void gw_publish_active(struct gateway *gw)
 {
-	const char *events[512];
+	const struct config *cfg = gw->cfg;
+	const char **events = malloc((cfg->nalarms + cfg->ndevices + 1) * sizeof *events);
 	size_t n = 0;
 	char topic[YW_TEXT_MAX * 4];
 
-	for (size_t a = 0; a < gw->cfg->nalarms && n < 512; a++)
+	if (!events) {
+		log_error("mqtt", "out of memory building alarms/active; tried again later");
+		return;
+	}
+	for (size_t a = 0; a < cfg->nalarms; a++)
 		if (gw->alarms[a].st.active && gw->alarms[a].event)
 			events[n++] = gw->alarms[a].event;
-	for (size_t d = 0; d < gw->cfg->ndevices && n < 512; d++)
+	for (size_t d = 0; d < cfg->ndevices; d++)
 		if (gw->devs[d].off.active && gw->devs[d].off_event)
 			events[n++] = gw->devs[d].off_event;
 	char *json = payload_alarms_active(clock_stamp(), events, n);
-	if (!json)
+	free(events);
+	if (!json) {
+		log_error("mqtt", "cannot build alarms/active (%zu alarms); tried again later", n);
 		return;
+	}
 	gw_topic_of(gw, topic, sizeof topic, "alarms/active");
 	if (mqtt_publish(gw->link, topic, json, 1, true, NULL) == 0)
 		gw->active_dirty = false;
@@ -339,14 +350,33 @@ static void cmd_point(struct gateway *gw, const struct pl_cmd *c)
 	memset(&bc, 0, sizeof bc);
 	util_strlcpy(bc.req_id, c->id, sizeof bc.req_id);
 	bc.req_id_null = c->id_null;
-	bc.dev = d;
+	util_strlcpy(bc.dev_id, dc->id, sizeof bc.dev_id);
 	bc.pt = p;
 	bc.write = c->kind == PL_CMD_WRITE;
 	bc.value = c->value.is_bool ? (c->value.v != 0) : c->value.v;
-	if (!gw->workers || !gw->workers[dc->bus] || bus_submit(gw->workers[dc->bus], &bc) < 0) {
-		snprintf(err, sizeof err, "bus %s is not running", gw->cfg->buses[dc->bus].id);
-		gw_publish_result(gw, id, false, err, NULL);
+	const char *bus = gw->cfg->buses[dc->bus].id;
+	enum bus_submit_rc rc = BUS_SUBMIT_REFUSED;
+	if (gw->workers && gw->workers[dc->bus])
+		rc = bus_submit(gw->workers[dc->bus], &bc);
+	/* Refused at once rather than queued behind timeouts: a busy bus or
+	 * an offline device would answer late, and slow every poll meanwhile. */
+	switch (rc) {
+	case BUS_SUBMIT_OK:
+		return;
+	case BUS_SUBMIT_BUSY:
+		snprintf(err, sizeof err, "busy: %d commands queued for bus %s", BUS_CMD_QUEUE_MAX,
+			 bus);
+		break;
+	case BUS_SUBMIT_OFFLINE:
+		snprintf(err, sizeof err, "device %s is offline", dc->id);
+		break;
+	case BUS_SUBMIT_REFUSED:
+		snprintf(err, sizeof err, "bus %s is not running", bus);
+		break;
 	}
+	log_info("cmd", "%s %s refused: %s", c->kind == PL_CMD_WRITE ? "write" : "read", c->point,
+		 err);
+	gw_publish_result(gw, id, false, err, NULL);
 }
 
 static void cb_message(void *ctx, const char *topic, const char *payload, size_t len)

@@ -30,6 +30,8 @@
 #define EXIT_USAGE 64
 #define EXIT_CONFIG 78
 #define STOP_BUDGET_MS 3000   /* SIGTERM to exit: the SPEC allows 5 s */
+#define RELOAD_JOIN_MS 250    /* a reload waits this long for stopping workers */
+#define RETIRE_TICK_MS 20     /* how often a worker still stopping is looked at */
 
 struct daemon {
 	const char *config_path;
@@ -38,8 +40,12 @@ struct daemon {
 	struct store *st;
 	struct gateway *gw;
 	struct bus_queue *q;
-	struct bus_worker **workers;
+	struct bus_worker **workers;   /* per bus of cfg; NULL: not running */
+	bool *waiting;                 /* per bus: starts once its line is free */
 	size_t nworkers;
+	struct bus_worker **retiring;  /* asked to stop, not finished: each still
+	                                  holds its serial line or connection */
+	size_t nretiring;
 	struct mqtt_link *link;
 	int sigfd;
 	int64_t watchdog_ms;        /* 0: no watchdog */
@@ -71,34 +77,111 @@ static bool bus_has_devices(const struct config *cfg, size_t b)
 	return false;
 }
 
-static int start_workers(struct daemon *dm)
+/* Start the worker of bus B, unless a retiring worker still holds its line:
+ * then it waits (run() starts it once that worker has finished). */
+static void start_bus(struct daemon *dm, size_t b)
 {
-	dm->workers = calloc(dm->cfg->nbuses ? dm->cfg->nbuses : 1, sizeof *dm->workers);
-	if (!dm->workers)
+	const struct bus_cfg *bc = &dm->cfg->buses[b];
+
+	for (size_t i = 0; i < dm->nretiring; i++) {
+		if (bus_same_line(dm->retiring[i], dm->cfg, (int)b)) {
+			if (!dm->waiting[b])
+				log_info("bus", "%s: waits until the old worker has closed %s", bc->id,
+					 bc->type == BUS_RTU ? bc->device : bc->host);
+			dm->waiting[b] = true;
+			return;
+		}
+	}
+	dm->waiting[b] = false;
+	dm->workers[b] = bus_start(dm->cfg, (int)b, dm->q);
+	if (!dm->workers[b])
+		log_error("bus", "%s: worker could not start", bc->id);
+}
+
+/* Workers for every bus of dm->cfg with enabled devices: one of KEPT when
+ * it runs exactly that bus (it goes on polling, its connection open), else
+ * a new one. KEPT entries taken are set to NULL. */
+static int start_workers(struct daemon *dm, struct bus_worker **kept, size_t nkept)
+{
+	size_t n = dm->cfg->nbuses ? dm->cfg->nbuses : 1;
+
+	dm->workers = calloc(n, sizeof *dm->workers);
+	dm->waiting = calloc(n, sizeof *dm->waiting);
+	if (!dm->workers || !dm->waiting)
 		return -1;
 	dm->nworkers = dm->cfg->nbuses;
 	for (size_t b = 0; b < dm->cfg->nbuses; b++) {
 		if (!bus_has_devices(dm->cfg, b))
 			continue;
-		dm->workers[b] = bus_start(dm->cfg, (int)b, dm->q);
+		for (size_t k = 0; k < nkept && !dm->workers[b]; k++) {
+			if (kept[k] && bus_runs(kept[k], dm->cfg, (int)b)) {
+				dm->workers[b] = kept[k];
+				kept[k] = NULL;
+			}
+		}
 		if (!dm->workers[b])
-			log_error("bus", "%s: worker could not start", dm->cfg->buses[b].id);
+			start_bus(dm, b);
 	}
 	return 0;
 }
 
-/* Stop every worker within BUDGET_MS in all: each gets what is left. */
-static void stop_workers(struct daemon *dm, int budget_ms)
+/* Ask W to stop; it retires until it has finished. */
+static void retire(struct daemon *dm, struct bus_worker *w)
+{
+	struct bus_worker **r = realloc(dm->retiring, (dm->nretiring + 1) * sizeof *r);
+
+	bus_stop_ask(w);
+	if (!r) {
+		/* cannot track it: wait for it here (it frees its line) */
+		log_error("bus", "out of memory: waiting for the worker of %s", bus_id(w));
+		while (!bus_stop_wait(w, 1000))
+			;
+		return;
+	}
+	dm->retiring = r;
+	dm->retiring[dm->nretiring++] = w;
+}
+
+/* Wait for the retiring workers, all of them within BUDGET_MS (each gets
+ * what is left; 0: just look); those finished are freed. Then start the
+ * buses that waited for a line now free. */
+static void reap_retiring(struct daemon *dm, int budget_ms)
 {
 	int64_t deadline = util_mono_ms() + budget_ms;
-	for (size_t b = 0; b < dm->nworkers; b++) {
-		if (!dm->workers[b])
-			continue;
+	size_t k = 0;
+
+	for (size_t i = 0; i < dm->nretiring; i++) {
 		int64_t left = deadline - util_mono_ms();
-		bus_stop(dm->workers[b], left > 100 ? (int)left : 100);
+		if (!bus_stop_wait(dm->retiring[i], left > 0 ? (int)left : 0))
+			dm->retiring[k++] = dm->retiring[i];
 	}
+	dm->nretiring = k;
+	for (size_t b = 0; b < dm->nworkers; b++)
+		if (dm->waiting[b])
+			start_bus(dm, b);
+}
+
+/* Stop every worker, in parallel, within BUDGET_MS in all: all are asked at
+ * once, then each is joined with the time left. One still running then is
+ * left behind (only at exit: it frees itself). */
+static void stop_workers(struct daemon *dm, int budget_ms)
+{
+	for (size_t b = 0; b < dm->nworkers; b++) {
+		if (dm->workers[b])
+			retire(dm, dm->workers[b]);
+		dm->workers[b] = NULL;
+		dm->waiting[b] = false;
+	}
+	reap_retiring(dm, budget_ms);
+	for (size_t i = 0; i < dm->nretiring; i++)
+		bus_detach(dm->retiring[i]);
+	free(dm->retiring);
+	dm->retiring = NULL;
+	dm->nretiring = 0;
 	free(dm->workers);
+	free(dm->waiting);
 	dm->workers = NULL;
+	dm->waiting = NULL;
 	dm->nworkers = 0;
 }
 
@@ -136,6 +219,14 @@ static void stop_link(struct daemon *dm, bool clean)
 
 /* ---------- reload ---------- */
 
+static int find_bus(const struct config *cfg, const char *id)
+{
+	for (size_t b = 0; b < cfg->nbuses; b++)
+		if (strcmp(cfg->buses[b].id, id) == 0)
+			return (int)b;
+	return -1;
+}
+
 static void reload(struct daemon *dm)
 {
 	char *errs = NULL;
@@ -166,7 +257,31 @@ static void reload(struct daemon *dm)
 			 ncfg->storage_path);
 	util_strlcpy(ncfg->storage_path, dm->cfg->storage_path, sizeof ncfg->storage_path);
 
-	stop_workers(dm, STOP_BUDGET_MS);
+	/* A worker that runs exactly what the new config says for its bus goes
+	 * on (no gap in polling, its connection stays open); the others are
+	 * asked to stop, all at once, and retire until they have finished. */
+	size_t nkept = dm->nworkers;
+	struct bus_worker **kept = calloc(nkept ? nkept : 1, sizeof *kept);
+	for (size_t b = 0; b < dm->nworkers; b++) {
+		struct bus_worker *w = dm->workers[b];
+		int nb = find_bus(ncfg, dm->cfg->buses[b].id);
+		if (!w)
+			continue;
+		if (kept && nb >= 0 && bus_runs(w, ncfg, nb)) {
+			kept[b] = w;
+			log_info("bus", "%s: unchanged, keeps polling", bus_id(w));
+		} else {
+			log_info("bus", "%s: %s, restarting its worker", bus_id(w),
+				 nb >= 0 ? "changed" : "removed");
+			retire(dm, w);
+		}
+	}
+	free(dm->workers);
+	free(dm->waiting);
+	dm->workers = NULL;
+	dm->waiting = NULL;
+	dm->nworkers = 0;
+	reap_retiring(dm, RELOAD_JOIN_MS);
 	/* Results still queued refer to the old config: apply them first. */
 	for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
 		next = r->next;
@@ -186,7 +301,12 @@ static void reload(struct daemon *dm)
 	}
 	if (dm->cli_log_level < 0)
 		log_set_level(dm->cfg->log_level);
-	start_workers(dm);
+	if (start_workers(dm, kept, nkept) < 0)
+		log_error("main", "out of memory starting the bus workers");
+	for (size_t k = 0; k < nkept; k++)
+		if (kept && kept[k])
+			retire(dm, kept[k]);   /* only when the new config was refused */
+	free(kept);
 	start_link(dm);
 	gateway_attach(dm->gw, dm->workers, dm->link);
 	log_info("main", "reloaded: %zu buses, %zu devices, %zu alarms", dm->cfg->nbuses,
@@ -248,6 +368,13 @@ static int run(struct daemon *dm)
 		}
 		if (dm->watchdog_ms > 0 && dm->next_watchdog - now < timeout)
 			timeout = (int)(dm->next_watchdog - now);
+		/* workers still stopping after a reload: look again soon, and
+		 * start the buses that wait for their lines */
+		if (dm->nretiring > 0) {
+			reap_retiring(dm, 0);
+			if (dm->nretiring > 0 && timeout > RETIRE_TICK_MS)
+				timeout = RETIRE_TICK_MS;
+		}
 		if (timeout < 0)
 			timeout = 0;
 
@@ -357,8 +484,8 @@ int main(int argc, char **argv)
 	dm.q = bus_queue_new();
 	if (!dm.q)
 		goto out_gw;
-	if (start_workers(&dm) < 0)
-		goto out_queue;
+	if (start_workers(&dm, NULL, 0) < 0)
+		goto out_workers;
 	if (start_link(&dm) < 0)
 		goto out_workers;
 	gateway_attach(dm.gw, dm.workers, dm.link);
@@ -382,7 +509,6 @@ int main(int argc, char **argv)
 out_workers:
 	stop_workers(&dm, STOP_BUDGET_MS);
 	stop_link(&dm, false);
-out_queue:
 	bus_queue_free(dm.q);
 out_gw:
 	gateway_free(dm.gw);

@@ -177,6 +177,172 @@ def test_sighup_add_change_remove_and_refuse(env):
         sub.close()
 
 
+def second_sim(env, path, port, name="sim2"):
+    """Another simulator of the same config on PORT, with its own stats file."""
+    import subprocess
+    stats = os.path.join(env.dir, name + "-stats.json")
+    p = env.spawn(name, [yw.SIM, "-c", path, "--profiles", yw.PROFILES, "--control", "--tcp",
+                         "127.0.0.1:%d" % port, "--stats", stats], stdin=subprocess.PIPE)
+    p.port = port
+    p.stats_file = stats
+    yw.wait_port(port)
+    return p
+
+
+def request_times(env, sim, dev, seconds):
+    """The times (monotonic) at which the simulator's count of DEV's requests
+    went up, watched for SECONDS."""
+    times, last = [], None
+    end = time.monotonic() + seconds * yw.SLOW
+    while time.monotonic() < end:
+        s = env.sim_stats(sim)
+        n = s["devices"][dev]["requests"] if s else None
+        if n is not None and last is not None and n > last:
+            times.append(time.monotonic())
+        last = n if n is not None else last
+        time.sleep(0.05)
+    return times
+
+
+def two_bus_setup(env, broker):
+    """Buses a and b on two simulators, p1 on a, p2 on b (poll 500 ms)."""
+    pa, pb = yw.free_port(), yw.free_port()
+    buses = [{"id": "a", "type": "tcp", "host": "127.0.0.1", "port": pa, "timeout_ms": 300},
+             {"id": "b", "type": "tcp", "host": "127.0.0.1", "port": pb, "timeout_ms": 300}]
+    devices = [{"id": "p1", "bus": "a", "unit": 1, "profile": "pressure-transmitter", "poll_ms": 500},
+               {"id": "p2", "bus": "b", "unit": 2, "profile": "pressure-transmitter", "poll_ms": 500}]
+    cfg = yw.base_config(env, devices, buses, mqtt_port=broker.port)
+    path = env.write_config(cfg)
+    sa = env.sim(path, port=pa)
+    sb = second_sim(env, path, pb)
+    return cfg, path, sa, sb
+
+
+def modbus_connects(text, bus=""):
+    """Lines of TEXT saying a Modbus bus (BUS: that one) connected."""
+    return [l for l in text.splitlines()
+            if l.startswith("INFO modbus: bus " + bus) and l.endswith("): connected")]
+
+
+def reload_and_wait(env, d, n):
+    """SIGHUP, and wait for the Nth "reloaded" line of the log."""
+    os.kill(d.pid, signal.SIGHUP)
+    wait_for(lambda: env.log("daemon").count("INFO main: reloaded:") >= n, 10, "reload %d" % n)
+
+
+def max_gap(times, t0, t1):
+    """Longest interval without a request in [t0, t1]."""
+    pts = [t0] + [t for t in times if t0 <= t <= t1] + [t1]
+    return max(b - a for a, b in zip(pts, pts[1:]))
+
+
+@yw.with_env("reload-same")
+def test_reload_unchanged_keeps_buses(env):
+    broker = env.broker()
+    cfg, path, sa, sb = two_bus_setup(env, broker)
+    d = env.daemon(path)
+    wait_for(lambda: len(modbus_connects(env.log("daemon"))) >= 2, 10, "both buses connected")
+    time.sleep(1)
+    log0 = env.log("daemon")
+    result = {}
+
+    def watch():
+        result["times"] = request_times(env, sa, "p1", 5)
+    import threading
+    th = threading.Thread(target=watch)
+    th.start()
+    time.sleep(1.5)
+    t_hup = time.monotonic()
+    reload_and_wait(env, d, 1)
+    th.join()
+    log1 = env.log("daemon")
+    new = log1[len(log0):]
+    check("bus: a: unchanged, keeps polling" in new and "bus: b: unchanged, keeps polling" in new,
+          "both buses kept: %r" % new[-800:])
+    eq(modbus_connects(new), [], "no bus connected again")
+    eq(new.count("polling 1 device"), 0, "no worker started again")
+    gap = max_gap(result["times"], t_hup - 1.0, t_hup + 2.5)
+    print("longest gap in p1's requests around the reload: %.2f s" % gap)
+    check(gap < 0.9 * yw.SLOW, "polls go on without a gap (poll_ms 500): %.2f s" % gap)
+    eq(env.stop(d), 0, "exit code")
+
+
+@yw.with_env("reload-one")
+def test_reload_one_device_restarts_one_bus(env):
+    broker = env.broker()
+    cfg, path, sa, sb = two_bus_setup(env, broker)
+    sub = yw.Sub(broker.port, [P + "/cmd/result"])
+    try:
+        d = env.daemon(path)
+        wait_for(lambda: len(modbus_connects(env.log("daemon"))) >= 2, 10, "both buses connected")
+        time.sleep(1)
+        log0 = env.log("daemon")
+        cfg["devices"][1]["poll_ms"] = 300   # p2, on bus b
+        env.write_config(cfg)
+        reload_and_wait(env, d, 1)
+        wait_for(lambda: modbus_connects(env.log("daemon")[len(log0):], "b "), 10,
+                 "bus b connected again")
+        new = env.log("daemon")[len(log0):]
+        check("bus: a: unchanged, keeps polling" in new, "bus a kept: %r" % new[-800:])
+        check("bus: b: changed, restarting its worker" in new, "bus b restarted")
+        eq(modbus_connects(new, "a "), [], "bus a did not connect again")
+        eq(new.count("bus b: polling 1 device"), 1, "one new worker, for b")
+        # p2 now polled every 300 ms; p1 still every 500 ms
+        n1 = len(request_times(env, sb, "p2", 3))
+        check(n1 >= 8, "p2 polled at its new rate: %d requests in 3 s" % n1)
+        # commands reach both buses after the reload
+        sub.publish(P + "/cmd/read", {"id": "r1", "point": "p1.pressure"})
+        sub.publish(P + "/cmd/read", {"id": "r2", "point": "p2.pressure"})
+        for rid in ("r1", "r2"):
+            m = sub.wait(lambda t, p: p.get("id") == rid, 10, "result " + rid)
+            eq(m[-1][1]["ok"], True, rid + " ok")
+        eq(env.stop(d), 0, "exit code")
+    finally:
+        sub.close()
+
+
+@yw.with_env("reload-rtu")
+def test_reload_rtu_waits_for_the_line(env):
+    """An RTU worker inside a long timeout when its bus changes: the reload
+    does not wait for it, and its replacement opens the tty only once it has
+    finished (never two workers on one line)."""
+    a, b = os.path.join(env.dir, "ttyA"), os.path.join(env.dir, "ttyB")
+    env.spawn("socat", [SOCAT, "pty,raw,echo=0,link=%s" % a, "pty,raw,echo=0,link=%s" % b])
+    wait_for(lambda: os.path.exists(a) and os.path.exists(b), 10, "ptys")
+    buses = [{"id": "rs485", "type": "rtu", "device": a, "baud": 19200, "timeout_ms": 1500,
+              "retries": 0}]
+    devices = [{"id": "p1", "bus": "rs485", "unit": 1, "profile": "pressure-transmitter",
+                "poll_ms": 300}]
+    cfg = yw.base_config(env, devices, buses)
+    path = env.write_config(cfg)
+    sim = env.sim(path, rtu=b)
+    env.sim_step(sim, {"set": {"p1.pressure": 0.35}})
+    d = env.daemon(path)
+    wait_for(lambda: "p1 (unit 1) is online" in env.log("daemon"), 10, "p1 online")
+    env.sim_step(sim, {"offline": "p1"})
+    time.sleep(0.5)   # the worker now waits out a 1.5 s timeout
+    log0 = env.log("daemon")
+    cfg["devices"][0]["poll_ms"] = 400
+    env.write_config(cfg)
+    t0 = time.monotonic()
+    reload_and_wait(env, d, 1)
+    took = time.monotonic() - t0
+    new = env.log("daemon")[len(log0):]
+    check("bus: rs485: waits until the old worker has closed %s" % a in new,
+          "the replacement waits for the line: %r" % new[-600:])
+    check(took < 1.2, "the reload did not wait out the timeout: %.2f s" % took)
+    wait_for(lambda: "bus: bus rs485: polling 1 device" in env.log("daemon")[len(log0):], 5,
+             "the replacement started")
+    new = env.log("daemon")[len(log0):]
+    check(new.index("waits until the old worker") < new.index("bus rs485: polling 1 device"),
+          "started after the old worker finished")
+    reads = env.sim_stats(sim)["devices"]["p1"]["reads"]
+    env.sim_step(sim, {"online": "p1"})
+    wait_for(lambda: env.sim_stats(sim)["devices"]["p1"]["reads"] >= reads + 3, 15,
+             "p1 read by the replacement")
+    eq(env.stop(d), 0, "exit code")
+
+
 @yw.with_env("journal")
 def test_log_levels_and_journal_priorities(env):
     broker = env.broker()
@@ -210,5 +376,7 @@ def test_log_levels_and_journal_priorities(env):
 if __name__ == "__main__":
     import sys
     tests = [test_sd_notify_ready_watchdog_stopping, test_sigterm_while_rtu_device_times_out,
-             test_sighup_add_change_remove_and_refuse, test_log_levels_and_journal_priorities]
+             test_sighup_add_change_remove_and_refuse, test_reload_unchanged_keeps_buses,
+             test_reload_one_device_restarts_one_bus, test_reload_rtu_waits_for_the_line,
+             test_log_levels_and_journal_priorities]
     yw.run([t for t in tests if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])

@@ -325,6 +325,8 @@ void drain(struct bus_queue *q, int ms, struct tally *t)
 	bus_result_free(wait_result(q, BUS_RES_CMD, 99, ms, t));
 }
 
+static const struct config *rig_cfg;   /* the config of the rig that is up */
+
 struct bus_result *command(struct bus_worker *w, struct bus_queue *q, int dev, int pt,
 				  bool write, double value)
 {
@@ -332,7 +334,9 @@ struct bus_result *command(struct bus_worker *w, struct bus_queue *q, int dev, i
 
 	memset(&c, 0, sizeof c);
 	snprintf(c.req_id, sizeof c.req_id, "req-%d-%d", dev, pt);
-	c.dev = dev;
+	if (!rig_cfg || dev < 0 || (size_t)dev >= rig_cfg->ndevices)
+		return NULL;
+	snprintf(c.dev_id, sizeof c.dev_id, "%s", rig_cfg->devices[dev].id);
 	c.pt = pt;
 	c.write = write;
 	c.value = value;
@@ -405,6 +409,7 @@ int rig_up(struct rig *g, const char *name, const char *json)
 	if (sim_start(&g->s, name, path, 0, NULL) != 0)
 		return -1;
 	g->cfg->buses[0].port = g->s.port;
+	rig_cfg = g->cfg;
 	g->q = bus_queue_new();
 	return g->q ? 0 : -1;
 }
@@ -426,6 +431,7 @@ void rig_down(struct rig *g)
 	sim_stop(&g->s, SIGTERM);
 	config_free(g->cfg);
 	g->cfg = NULL;
+	rig_cfg = NULL;
 }
 
 /* ------------------------------------------------------------ scratch dir */

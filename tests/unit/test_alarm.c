@@ -154,6 +154,20 @@ static const struct tcase cases[] = {
 		G(11000, 5, true),
 		GE(12000, 5, CLEARED, false),
 	} },
+	{ "outage: the stale readings of an offline device restart both delays",
+	  BELOW(0.10, 0.12, 3, 2, false), false, { 0 }, {
+		G(0, 0.05, false),            /* pending raise from 0 */
+		G(1000, 0.05, false),
+		Q(2000, 0, Q_STALE, false),   /* the device went offline */
+		G(7000, 0.05, false),         /* back: 7 s after 0, but restarts */
+		G(9000, 0.05, false),
+		GE(10000, 0.05, RAISED, true),/* 3 s after it came back */
+		G(11000, 0.20, true),         /* pending clear from 11000 */
+		Q(12000, 0, Q_STALE, true),   /* offline again */
+		G(20000, 0.20, true),         /* restarts */
+		G(21000, 0.20, true),
+		GE(22000, 0.20, CLEARED, false),
+	} },
 	{ "latch: ack after the condition cleared", ABOVE(10, 8, 0, 0, true), false, { 0 }, {
 		ACK_REFUSED(false),
 		GE(0, 11, RAISED, true),

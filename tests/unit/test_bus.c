@@ -176,7 +176,8 @@ static void test_values_and_commands(void)
 	CHECK(r && !r->cmd_has_value);
 	bus_result_free(r);
 
-	CHECK(bus_submit(g.w, &(struct bus_cmd){ .dev = 0, .pt = 99 }) == -1);
+	CHECK(bus_submit(g.w, &(struct bus_cmd){ .dev_id = "meter", .pt = 99 }) == -1);
+	CHECK(bus_submit(g.w, &(struct bus_cmd){ .dev_id = "nope", .pt = 0 }) == -1);
 out:
 	rig_down(&g);
 }
@@ -232,6 +233,136 @@ static void test_split(void)
 	rig_down(&g);
 }
 
+static const char cmds_cfg[] =
+	"{\"site\": {\"id\": \"t\", \"name\": \"t\", \"gateway\": \"gw\"},\n"
+	" \"buses\": [{\"id\": \"lan\", \"type\": \"tcp\", \"host\": \"127.0.0.1\", \"port\": 502,"
+	"  \"timeout_ms\": 100, \"retries\": 0}],\n"
+	" \"devices\": [\n"
+	"  {\"id\": \"pt\", \"bus\": \"lan\", \"unit\": 2, \"profile\": \"pressure-transmitter\","
+	"   \"poll_ms\": 200},\n"
+	"  {\"id\": \"dead\", \"bus\": \"lan\", \"unit\": 3, \"poll_ms\": %d, \"offline_after\": %d,"
+	"   \"points\": [{\"name\": \"v\", \"table\": \"holding\", \"address\": 0,"
+	"   \"type\": \"uint16\"}]}]}\n";
+
+static enum bus_submit_rc submit_read(struct bus_worker *w, const char *dev, int i)
+{
+	struct bus_cmd c;
+
+	memset(&c, 0, sizeof c);
+	snprintf(c.req_id, sizeof c.req_id, "burst-%d", i);
+	snprintf(c.dev_id, sizeof c.dev_id, "%s", dev);
+	return bus_submit(w, &c);
+}
+
+/*
+ * A burst of reads for a device that does not answer (100 ms each): at most
+ * BUS_CMD_QUEUE_MAX wait, the rest are refused at once (busy); every accepted
+ * one is answered; meanwhile the pressure transmitter keeps its poll rate
+ * (commands run between polls, one at most while a poll is due). Then the
+ * device is offline: commands for it are refused without a request.
+ */
+static void test_commands_bounded(void)
+{
+	char json[2048], path[256];
+	struct tally t;
+	struct rig g;
+	int ok = 0, busy = 0, answered = 0;
+
+	memset(&t, 0, sizeof t);
+	snprintf(json, sizeof json, cmds_cfg, 60000, 2);
+	if (rig_up(&g, "cmds", json) != 0 || rig_start(&g) != 0) {
+		CHECK(!"rig_up");
+		rig_down(&g);
+		return;
+	}
+	CHECK(sim_ctl(&g.s, "{\"offline\": \"dead\"}", NULL, 0) == 0);
+	/* the first poll of dead fails: one failure of offline_after 2 */
+	struct bus_result *r = wait_result(g.q, BUS_RES_POLL, 1, 3000, NULL);
+	CHECK(r && !r->ok);
+	bus_result_free(r);
+
+	int64_t t0 = now_ms();
+	for (int i = 0; i < 40; i++) {
+		enum bus_submit_rc rc = submit_read(g.w, "dead", i);
+		ok += rc == BUS_SUBMIT_OK;
+		busy += rc == BUS_SUBMIT_BUSY;
+	}
+	CHECK(ok >= BUS_CMD_QUEUE_MAX && ok <= BUS_CMD_QUEUE_MAX + 1);
+	CHECK(ok + busy == 40);
+	while (answered < ok && (r = wait_result(g.q, BUS_RES_CMD, 1, 3000, &t)) != NULL) {
+		CHECK(!r->cmd_ok && strstr(r->error, "timeout") != NULL);
+		CHECK(strcmp(r->dev_id, "dead") == 0);
+		answered++;
+		bus_result_free(r);
+	}
+	int64_t took = now_ms() - t0;
+	CHECK(answered == ok);
+	/* ~16 x 100 ms of commands; pt is due every 200 ms and polled between them */
+	long want = (long)(took / 200);
+	fprintf(stderr, "  %d commands in %lld ms, pt polled %d times (due %ld)\n", answered,
+		(long long)took, t.polls[0], want);
+	CHECK(t.polls[0] >= want * 3 / 4);
+	CHECK(t.ok[0] == t.polls[0]);
+
+	/* offline: refused at once, nothing sent */
+	CHECK(sim_ctl(&g.s, "{\"offline\": \"dead\"}", NULL, 0) == 0);
+	bus_stop(g.w, 2000);
+	pending_free();
+	snprintf(json, sizeof json, cmds_cfg, 200, 1);
+	struct config *cfg1 = load_cfg("cmds1", json, g.s.port, path, sizeof path);
+	CHECK(cfg1 != NULL);
+	g.w = cfg1 ? bus_start(cfg1, 0, g.q) : NULL;
+	r = g.w ? wait_result(g.q, BUS_RES_POLL, 1, 3000, NULL) : NULL;
+	CHECK(r && !r->ok && r->consecutive_failures == 1);
+	bus_result_free(r);
+	long before = sim_requests_settled(&g.s, "dead", "requests");
+	if (g.w) {
+		CHECK(submit_read(g.w, "dead", 99) == BUS_SUBMIT_OFFLINE);
+		CHECK(submit_read(g.w, "pt", 0) == BUS_SUBMIT_OK);
+		r = wait_result(g.q, BUS_RES_CMD, 0, 3000, NULL);
+		CHECK(r && r->cmd_ok);
+		bus_result_free(r);
+	}
+	CHECK(sim_requests(&g.s, "dead", "requests") == before);
+	rig_down(&g);
+	config_free(cfg1);
+}
+
+/* bus_runs: a worker goes on under a config that says the same for its bus,
+ * not under one that changes the bus or any of its devices. */
+static void test_runs(void)
+{
+	char json[2048], path[256];
+	struct rig g;
+
+	snprintf(json, sizeof json, cmds_cfg, 1000, 3);
+	if (rig_up(&g, "runs", json) != 0 || rig_start(&g) != 0) {
+		CHECK(!"rig_up");
+		rig_down(&g);
+		return;
+	}
+	struct config *same = load_cfg("runs-same", json, g.s.port, path, sizeof path);
+	snprintf(json, sizeof json, cmds_cfg, 1500, 3);
+	struct config *poll = load_cfg("runs-poll", json, g.s.port, path, sizeof path);
+	struct config *port = load_cfg("runs-port", json, g.s.port + 1, path, sizeof path);
+	CHECK(same && poll && port);
+	if (same && poll && port) {
+		CHECK(bus_runs(g.w, g.cfg, 0));
+		CHECK(bus_runs(g.w, same, 0));
+		CHECK(!bus_runs(g.w, poll, 0));
+		CHECK(!bus_runs(g.w, port, 0));
+		CHECK(bus_same_line(g.w, poll, 0));
+		CHECK(!bus_same_line(g.w, port, 0));
+		same->devices[0].points[0].scale = 2;   /* a point of a device */
+		CHECK(!bus_runs(g.w, same, 0));
+		CHECK(strcmp(bus_id(g.w), "lan") == 0);
+	}
+	config_free(same);
+	config_free(poll);
+	config_free(port);
+	rig_down(&g);
+}
+
 /* Queue: empty, not readable. */
 static void test_queue(void)
 {
@@ -256,6 +387,8 @@ int main(void)
 	else {
 		rig_run("values_and_commands", test_values_and_commands);
 		rig_run("split", test_split);
+		rig_run("commands_bounded", test_commands_bounded);
+		rig_run("runs", test_runs);
 	}
 	rig_run("queue", test_queue);
 	rig_teardown();
