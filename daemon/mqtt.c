@@ -453,9 +453,11 @@ void mqtt_service(struct mqtt_link *m, short revents, int64_t now_mono_ms)
 		mqtt_io_up(m, revents);
 		break;
 	}
-	if ((m->state == MQ_CONNECTING || m->state == MQ_UP) && !m->lost && m->mosq &&
-	    mosquitto_socket(m->mosq) >= 0) {
-		int rc = mosquitto_loop_misc(m->mosq);    /* keepalive */
+	/* Keepalive, of a session only: an attempt has its own deadline, and
+	 * the library counts from connect_async(), which for a lookup that
+	 * answered late was long ago. */
+	if (m->state == MQ_UP && !m->lost && m->mosq && mosquitto_socket(m->mosq) >= 0) {
+		int rc = mosquitto_loop_misc(m->mosq);
 		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
 			m->lost = true;
 			m->lost_rc = rc;

@@ -102,6 +102,7 @@ static void mqtt_adopt(struct mqtt_link *m, int64_t now)
 	mqtt_job_release(j);
 	m->jobs[m->cur] = NULL;
 	m->state = MQ_CONNECTING;
+	m->deadline_ms = now + MQTT_CONNECT_TIMEOUT_MS;   /* the lookup had its own */
 	mosquitto_user_data_set(m->mosq, m);
 	mosquitto_connect_callback_set(m->mosq, mqtt_lib_on_connect);
 	mosquitto_disconnect_callback_set(m->mosq, mqtt_lib_on_disconnect);

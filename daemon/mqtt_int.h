@@ -21,8 +21,9 @@
  * link waits for it on an eventfd. Then we wait for the socket to become
  * writable and read SO_ERROR ourselves (libmosquitto 2.0 does not check
  * it); then the TLS handshake (mqtts) and CONNECT/CONNACK run on the socket
- * as poll() reports it. An attempt that has no CONNACK after
- * MQTT_CONNECT_TIMEOUT_MS (the lookup included) fails.
+ * as poll() reports it. The lookup has MQTT_CONNECT_TIMEOUT_MS, and so
+ * has the rest (connect, TLS, CONNACK) once it answered; past either the
+ * attempt fails.
  *
  * Why the whole connect_async() runs in the thread rather than only the
  * lookup: libmosquitto 2.0.11 takes the host it connects to as the name it
