@@ -5,11 +5,13 @@ broker is reached); a second client taking over the daemon's client id
 again and again (the daemon backs off and says so); a broker killed and
 restarted on the same port (the daemon is back within seconds of each
 return); a broker that lost every retained message (each device's status
-is republished on connect); mqtt.command_qos 0 and 1."""
+is republished on connect); mqtt.command_qos 0 and 1; TLS to a broker
+named by a (slow) name, its certificate verified against that name."""
 import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -23,7 +25,9 @@ CLIENT_ID = "test-site-gw1"      # the daemon's default: SITE-GATEWAY
 
 
 def connects(env, name="daemon"):
-    return env.log(name).count(": connected")
+    """The MQTT sessions the daemon has started, from its log."""
+    return sum(1 for l in env.log(name).splitlines()
+               if l.startswith("INFO mqtt: ") and l.endswith(": connected"))
 
 
 class Notify:
@@ -208,9 +212,56 @@ def test_command_qos_0_and_1(env):
             env.stop(broker)
 
 
+def openssl(env, *args):
+    subprocess.run(["openssl"] + list(args), cwd=env.dir, check=True, capture_output=True, timeout=60)
+
+
+@yw.with_env("tlsname")
+def test_tls_verifies_the_broker_name(env):
+    """The lookup runs in a thread, but the certificate is still checked
+    against the configured name: a certificate for another name is refused."""
+    openssl(env, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=yw test ca")
+    for name in ("broker", "other"):
+        openssl(env, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=%s.yw.test" % name)
+        with open(os.path.join(env.dir, name + ".ext"), "w") as f:
+            f.write("subjectAltName=DNS:%s.yw.test\n" % name)
+        openssl(env, "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext")
+    plain = env.broker()
+    for name, good in (("broker", True), ("other", False)):
+        port = yw.free_port()
+        conf = os.path.join(env.dir, "tls-%s.conf" % name)
+        with open(conf, "w") as f:
+            f.write(yw.ROOT_USER + "listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/%s.pem\n"
+                    "keyfile %s/%s.key\nallow_anonymous true\npersistence false\n"
+                    % (port, env.dir, env.dir, name, env.dir, name))
+        env.spawn("mosquitto-tls-" + name, [yw.MOSQUITTO, "-c", conf])
+        yw.wait_port(port)
+        cfg, path, sim = mu.setup(env, port)
+        cfg["mqtt"]["brokers"] = ["mqtts://broker.yw.test:%d" % port]
+        cfg["mqtt"]["tls"] = {"ca_file": os.path.join(env.dir, "ca.pem")}
+        path = env.write_config(cfg)
+        log = "daemon-" + name
+        d = env.daemon(path, name=log, env={"LD_PRELOAD": DNS_SHIM, "YW_DNS_NAME": "broker.yw.test",
+                                           "YW_DNS_DELAY_MS": "1500"})
+        if good:
+            wait_for(lambda: connects(env, log) >= 1, 15, "connected over TLS to broker.yw.test")
+        else:
+            wait_for(lambda: "TLS handshake failed: host name verification failed" in env.log(log),
+                     15, "a certificate for other.yw.test refused")
+            time.sleep(2)
+            eq(connects(env, log), 0, "never connected to a broker with another name")
+        eq(env.stop(d), 0, "exit code")
+        env.stop(sim)
+    env.stop(plain)
+
+
 if __name__ == "__main__":
     import sys
     tests = [test_slow_dns_never_blocks_the_loop, test_client_id_takeover_backs_off,
              test_flapping_broker_reconnects_within_seconds,
-             test_every_retained_topic_republished_on_connect, test_command_qos_0_and_1]
+             test_every_retained_topic_republished_on_connect, test_command_qos_0_and_1,
+             test_tls_verifies_the_broker_name]
     yw.run([t for t in tests if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]])
