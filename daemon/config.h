@@ -110,6 +110,7 @@ struct mqtt_cfg {
 	char key_file[YW_PATH_MAX];
 	char topic_prefix[YW_TEXT_MAX]; /* default "yardwatch" */
 	int keepalive_s;             /* default 30 */
+	int command_qos;             /* of the P/cmd/+ subscription: 0 | 1, default 1 */
 	int telemetry_interval_s;    /* default 60; 0 = off */
 	int telemetry_qos;           /* default 0 */
 };

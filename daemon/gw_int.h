@@ -101,6 +101,7 @@ struct gateway {
 	int64_t cur_id;
 	bool outbox_idle;           /* the last fetch found nothing new */
 	bool active_dirty;          /* alarms/active must be republished */
+	bool statuses_dirty;        /* every device's status must be republished */
 
 	/* durability (gw_events.c) */
 	int64_t next_seq;           /* the seq of the next event */
@@ -142,5 +143,6 @@ bool gw_outbox_pending(struct gateway *gw);
 void gw_publish_active(struct gateway *gw);
 void gw_pump(struct gateway *gw);
 void gw_publish_status(struct gateway *gw);
+void gw_publish_device_statuses(struct gateway *gw);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * gw_uplink: the outbox sender (alarm events first, a bounded number in
- * flight, PUBACK deletes the row), P/status and P/alarms/active, the MQTT
- * callbacks and the commands (ack, write, read). See gw_int.h.
+ * flight, PUBACK deletes the row), P/status, P/alarms/active and every
+ * device's status republished on each connect, the MQTT callbacks and the
+ * commands (ack, write, read). See gw_int.h.
  */
 #include "gw_int.h"
 
@@ -141,6 +142,8 @@ void gw_pump(struct gateway *gw)
 	}
 	if (gw->active_dirty && !gw_outbox_pending(gw))
 		gw_publish_active(gw);
+	if (gw->statuses_dirty && !gw_outbox_pending(gw))
+		gw_publish_device_statuses(gw);
 	return;
 
 link_down:
@@ -165,6 +168,33 @@ void gw_publish_status(struct gateway *gw)
 	free(json);
 }
 
+/* Every known device's current status, retained, straight to the broker
+ * (not through the outbox): after a connect, once the outbox has drained,
+ * so that a status row still queued (older) never lands after it and a
+ * broker that never held them (another node of a cluster) has them all. */
+void gw_publish_device_statuses(struct gateway *gw)
+{
+	char topic[YW_TEXT_MAX * 4];
+	int64_t ts = clock_stamp();
+
+	for (size_t d = 0; d < gw->cfg->ndevices; d++) {
+		const struct dev_rt *dr = &gw->devs[d];
+		char *json;
+
+		if (!gw->cfg->devices[d].enabled || dr->state == -1)
+			continue;       /* never polled: nothing to say yet */
+		json = payload_device_status(dr->id, dr->state == 1, ts, dr->last_ok_ms, dr->errors);
+		if (!json)
+			return;
+		gw_topic_of(gw, topic, sizeof topic, "device/%s/status", dr->id);
+		int rc = mqtt_publish(gw->link, topic, json, 1, true, NULL);
+		free(json);
+		if (rc < 0)
+			return;         /* link down: again on the next connect */
+	}
+	gw->statuses_dirty = false;
+}
+
 static void cb_connect(void *ctx)
 {
 	struct gateway *gw = ctx;
@@ -174,6 +204,7 @@ static void cb_connect(void *ctx)
 	gw->cur_id = 0;
 	gw->outbox_idle = false;
 	gw->active_dirty = true;
+	gw->statuses_dirty = true;
 	gw_publish_status(gw);
 	gw_pump(gw);
 }

@@ -4,7 +4,7 @@
  */
 #include "mqtt_int.h"
 
-static unsigned mqtt_lib_refs;   /* mosquitto_lib_init() users */
+#include <sys/eventfd.h>
 
 /* ---------- helpers ---------- */
 
@@ -95,22 +95,43 @@ static void mqtt_drop_instance(struct mqtt_link *m)
 	m->tcp_up = false;
 }
 
-/* Wait the backoff counted from FROM (the start of the failed attempt, so
- * that a slow failure, e.g. a connect timeout, does not stretch the time
- * between attempts beyond the 30 s cap), but never before NOW. */
-static void mqtt_backoff_step(struct mqtt_link *m, int64_t from, int64_t now)
+/* MS +-MQTT_JITTER_PCT %, so that gateways that lost the same broker do
+ * not all come back in the same second. */
+static int64_t mqtt_jitter(struct mqtt_link *m, int ms)
 {
-	m->next_attempt_ms = from + m->backoff_ms;
+	uint32_t x = m->rng;
+
+	x ^= x << 13;           /* xorshift32 */
+	x ^= x >> 17;
+	x ^= x << 5;
+	m->rng = x;
+	return (int64_t)ms * (100 - MQTT_JITTER_PCT + (int)(x % (2 * MQTT_JITTER_PCT + 1))) / 100;
+}
+
+/* Wait the backoff (jittered) counted from FROM (the start of the failed
+ * attempt, so that a slow failure, e.g. a connect timeout, does not
+ * stretch the time between attempts beyond the 30 s cap), but never before
+ * NOW; the next wait is twice as long. */
+static int64_t mqtt_backoff_step(struct mqtt_link *m, int64_t from, int64_t now)
+{
+	int64_t wait = mqtt_jitter(m, m->backoff_ms);
+
+	m->next_attempt_ms = from + wait;
 	if (m->next_attempt_ms < now)
 		m->next_attempt_ms = now;
 	m->backoff_ms *= 2;
 	if (m->backoff_ms > MQTT_BACKOFF_MAX_MS)
 		m->backoff_ms = MQTT_BACKOFF_MAX_MS;
+	return wait;
+}
+
+static void mqtt_next_broker(struct mqtt_link *m)
+{
+	m->cur = (m->cur + 1) % m->cfg.nbrokers;
 }
 
 /* One attempt failed: log it once, move on to the next broker at once, or
  * after a full round wait the backoff. */
-
 void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
 {
 	char reason[YW_PATH_MAX + 256];
@@ -123,25 +144,51 @@ void mqtt_attempt_failed(struct mqtt_link *m, int64_t now, const char *fmt, ...)
 
 	mqtt_drop_instance(m);
 	m->state = MQ_WAIT;
-	if (m->cur + 1 < m->cfg.nbrokers) {
-		m->cur++;
+	mqtt_next_broker(m);
+	if (m->round_left > 1) {
+		m->round_left--;
 		m->next_attempt_ms = now;
 	} else {
-		m->cur = 0;
+		m->round_left = m->cfg.nbrokers;
 		mqtt_backoff_step(m, m->attempt_start_ms, now);
 	}
 }
 
+/* The session ended. One that held MQTT_HELD_MS: the broker was working,
+ * so come back to it soon (~1 s, then 2, 4 ... if it stays away). One the
+ * broker dropped sooner, for the second time in a row: someone else has
+ * our client id, or the broker cannot keep the session: wait longer each
+ * time, try the next broker, and say so. */
 void mqtt_session_lost(struct mqtt_link *m, int64_t now)
 {
 	char reason[300];
+	int64_t held = now - m->up_since_ms;
 
 	mqtt_drop_reason(m, reason, sizeof reason);
-	log_warn("mqtt", "%s: connection lost: %s", m->url, reason);
+	log_warn("mqtt", "%s: connection lost after %lld.%llds: %s", m->url,
+		 (long long)(held / 1000), (long long)(held % 1000 / 100), reason);
 	mqtt_drop_instance(m);
 	m->state = MQ_WAIT;
-	m->cur = 0;
-	mqtt_backoff_step(m, now, now);
+	m->round_left = m->cfg.nbrokers;
+	if (held >= MQTT_HELD_MS)
+		m->quick_drops = 0;
+	else
+		m->quick_drops++;
+	if (m->quick_drops >= 2) {
+		char url[sizeof m->url];
+		int64_t wait;
+
+		util_strlcpy(url, m->url, sizeof url);
+		wait = mqtt_backoff_step(m, now, now);
+		mqtt_next_broker(m);
+		log_warn("mqtt", "%s: the broker dropped the session right after accepting it, "
+			 "%d times in a row: another client may be connected with client id \"%s\" "
+			 "(a takeover), or the broker cannot keep the session; next attempt in %lld s",
+			 url, m->quick_drops, m->cfg.client_id, (long long)((wait + 500) / 1000));
+	} else {
+		m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+		mqtt_backoff_step(m, now, now);
+	}
 	if (m->cb.on_disconnect)
 		m->cb.on_disconnect(m->ctx);
 }
@@ -157,10 +204,10 @@ void mqtt_lib_on_connect(struct mosquitto *mosq, void *obj, int rc)
 		return;
 	}
 	m->state = MQ_UP;
-	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+	m->up_since_ms = util_mono_ms();
 	log_info("mqtt", "%s: connected", m->url);
 	if (m->sub_topic) {
-		int src = mosquitto_subscribe(mosq, NULL, m->sub_topic, 1);
+		int src = mosquitto_subscribe(mosq, NULL, m->sub_topic, m->cfg.command_qos);
 		if (src != MOSQ_ERR_SUCCESS)
 			log_warn("mqtt", "%s: subscribe to %s failed: %s", m->url, m->sub_topic,
 				 mosquitto_strerror(src));
@@ -190,6 +237,20 @@ void mqtt_lib_on_publish(struct mosquitto *mosq, void *obj, int mid)
 	}
 	if (m->cb.on_publish)
 		m->cb.on_publish(m->ctx, mid);
+}
+
+void mqtt_lib_on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted)
+{
+	struct mqtt_link *m = obj;
+
+	(void)mosq;
+	(void)mid;
+	if (n >= 1 && granted[0] > 2)
+		log_warn("mqtt", "%s: the broker refused the subscription to %s", m->url,
+			 m->sub_topic ? m->sub_topic : "?");
+	else if (n >= 1)
+		log_debug("mqtt", "%s: subscribed to %s with QoS %d", m->url,
+			  m->sub_topic ? m->sub_topic : "?", granted[0]);
 }
 
 void mqtt_lib_on_message(struct mosquitto *mosq, void *obj,
@@ -245,6 +306,7 @@ struct mqtt_link *mqtt_new(const struct mqtt_cfg *cfg, const char *will_topic,
 	m = calloc(1, sizeof *m);
 	if (!m)
 		goto out_nomem;
+	m->wake_fd = -1;
 	m->cfg = *cfg;
 	m->cfg.brokers = calloc(cfg->nbrokers, sizeof *m->cfg.brokers);
 	if (!m->cfg.brokers)
@@ -260,14 +322,23 @@ struct mqtt_link *mqtt_new(const struct mqtt_cfg *cfg, const char *will_topic,
 	m->ctx = ctx;
 	m->state = MQ_WAIT;
 	m->backoff_ms = MQTT_BACKOFF_MIN_MS;
+	m->round_left = cfg->nbrokers;
 	m->next_attempt_ms = 0;          /* first attempt on the first service */
+	m->rng = (uint32_t)util_mono_ms() ^ ((uint32_t)getpid() << 16) ^ (uint32_t)(uintptr_t)m;
+	if (!m->rng)
+		m->rng = 1;
 	mqtt_fmt_url(m);
-
-	if (mqtt_lib_refs++ == 0)
-		mosquitto_lib_init();
+	m->jobs = calloc(cfg->nbrokers, sizeof *m->jobs);
+	m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!m->jobs || m->wake_fd < 0)
+		goto out_free;
+	mqtt_lib_ref();
 	return m;
 
 out_free:
+	if (m->wake_fd >= 0)
+		close(m->wake_fd);
+	free(m->jobs);
 	free(m->sub_topic);
 	free(m->will_payload);
 	free(m->will_topic);
@@ -292,19 +363,34 @@ void mqtt_free(struct mqtt_link *m)
 			mosquitto_loop_write(m->mosq, 1);
 	}
 	mqtt_drop_instance(m);
+	mqtt_release_jobs(m);
+	close(m->wake_fd);
+	free(m->jobs);
 	free(m->sub_topic);
 	free(m->will_payload);
 	free(m->will_topic);
 	free(m->cfg.brokers);
 	explicit_bzero(m->cfg.password, sizeof m->cfg.password);
 	free(m);
-	if (mqtt_lib_refs > 0 && --mqtt_lib_refs == 0)
-		mosquitto_lib_cleanup();
+	mqtt_lib_unref();
+}
+
+/* Whether a lookup outlives its attempt (the link then waits on wake_fd). */
+static bool mqtt_any_job(const struct mqtt_link *m)
+{
+	for (size_t i = 0; i < m->cfg.nbrokers; i++)
+		if (m->jobs[i])
+			return true;
+	return false;
 }
 
 int mqtt_fd(struct mqtt_link *m)
 {
-	if (!m || !m->mosq || (m->state != MQ_CONNECTING && m->state != MQ_UP))
+	if (!m)
+		return -1;
+	if (m->state == MQ_STARTING || (m->state == MQ_WAIT && mqtt_any_job(m)))
+		return m->wake_fd;
+	if (!m->mosq || (m->state != MQ_CONNECTING && m->state != MQ_UP))
 		return -1;
 	return mosquitto_socket(m->mosq);
 }
@@ -313,6 +399,8 @@ short mqtt_events(struct mqtt_link *m)
 {
 	if (mqtt_fd(m) < 0)
 		return 0;
+	if (m->state == MQ_STARTING || m->state == MQ_WAIT)
+		return POLLIN;
 	if (m->state == MQ_CONNECTING) {
 		short ev = POLLIN | POLLRDHUP;
 		if (!m->tcp_up)
@@ -332,7 +420,7 @@ int mqtt_timeout_ms(struct mqtt_link *m, int64_t now_mono_ms)
 		return MQTT_TICK_MS;
 	if (m->state == MQ_WAIT)
 		t = m->next_attempt_ms - now_mono_ms;
-	else if (m->state == MQ_CONNECTING)
+	else if (m->state == MQ_CONNECTING || m->state == MQ_STARTING)
 		t = m->deadline_ms - now_mono_ms;
 	if (t > MQTT_TICK_MS)
 		t = MQTT_TICK_MS;
@@ -345,13 +433,19 @@ void mqtt_service(struct mqtt_link *m, short revents, int64_t now_mono_ms)
 {
 	if (!m)
 		return;
+	if (m->state != MQ_STOPPED && mqtt_any_job(m))
+		mqtt_check_jobs(m, now_mono_ms);
 	switch (m->state) {
 	case MQ_STOPPED:
 		return;
 	case MQ_WAIT:
 		if (now_mono_ms >= m->next_attempt_ms)
 			mqtt_start_attempt(m, now_mono_ms);
-		return;
+		if (m->state != MQ_STARTING)
+			return;
+		break;
+	case MQ_STARTING:
+		break;
 	case MQ_CONNECTING:
 		mqtt_io_connecting(m, revents, now_mono_ms);
 		break;
@@ -359,9 +453,11 @@ void mqtt_service(struct mqtt_link *m, short revents, int64_t now_mono_ms)
 		mqtt_io_up(m, revents);
 		break;
 	}
-	if ((m->state == MQ_CONNECTING || m->state == MQ_UP) && !m->lost && m->mosq &&
-	    mosquitto_socket(m->mosq) >= 0) {
-		int rc = mosquitto_loop_misc(m->mosq);    /* keepalive */
+	/* Keepalive, of a session only: an attempt has its own deadline, and
+	 * the library counts from connect_async(), which for a lookup that
+	 * answered late was long ago. */
+	if (m->state == MQ_UP && !m->lost && m->mosq && mosquitto_socket(m->mosq) >= 0) {
+		int rc = mosquitto_loop_misc(m->mosq);
 		if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
 			m->lost = true;
 			m->lost_rc = rc;
@@ -437,6 +533,7 @@ void mqtt_shutdown(struct mqtt_link *m, const char *topic, const char *payload,
 
 	if (!m || m->state == MQ_STOPPED)
 		return;
+	mqtt_release_jobs(m);
 	if (m->state != MQ_UP || !m->mosq) {
 		mqtt_drop_instance(m);
 		m->state = MQ_STOPPED;

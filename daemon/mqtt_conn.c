@@ -20,17 +20,14 @@ static int mqtt_setup_instance(struct mqtt_link *m, char *reason, size_t len)
 	const struct mqtt_cfg *c = &m->cfg;
 	int rc;
 
-	m->mosq = mosquitto_new(c->client_id[0] ? c->client_id : NULL, true, m);
+	/* The callbacks are set when the link takes the instance back from
+	 * the job (mqtt_adopt). */
+	m->mosq = mosquitto_new(c->client_id[0] ? c->client_id : NULL, true, NULL);
 	if (!m->mosq) {
 		snprintf(reason, len, "cannot create the client: %s", strerror(errno));
 		return -1;
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	mosquitto_connect_callback_set(m->mosq, mqtt_lib_on_connect);
-	mosquitto_disconnect_callback_set(m->mosq, mqtt_lib_on_disconnect);
-	mosquitto_publish_callback_set(m->mosq, mqtt_lib_on_publish);
-	mosquitto_message_callback_set(m->mosq, mqtt_lib_on_message);
-	mosquitto_log_callback_set(m->mosq, mqtt_lib_on_log);
 
 	if (c->username[0]) {
 		rc = mosquitto_username_pw_set(m->mosq, c->username,
@@ -79,13 +76,9 @@ static int mqtt_setup_instance(struct mqtt_link *m, char *reason, size_t len)
 	return 0;
 }
 
-void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
+/* Reset what one attempt on brokers[cur] records. */
+static void mqtt_attempt_begin(struct mqtt_link *m, int64_t now)
 {
-	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
-	char reason[YW_PATH_MAX + 128];
-	int keepalive = m->cfg.keepalive_s;
-	int rc;
-
 	mqtt_fmt_url(m);
 	m->lost = false;
 	m->lost_rc = 0;
@@ -93,29 +86,35 @@ void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
 	m->connack_rc = -1;
 	m->lib_err[0] = '\0';
 	m->tcp_up = false;
-	m->state = MQ_CONNECTING;
 	m->attempt_start_ms = now;
 	m->deadline_ms = now + MQTT_CONNECT_TIMEOUT_MS;
+}
 
-	if (mqtt_setup_instance(m, reason, sizeof reason) < 0) {
-		mqtt_attempt_failed(m, now, "%s", reason);
-		return;
-	}
-	if (keepalive < 5)
-		keepalive = 5;          /* libmosquitto's minimum */
-	if (keepalive > 65535)
-		keepalive = 65535;
-	log_debug("mqtt", "%s: connecting", m->url);
-	errno = 0;
-	rc = mosquitto_connect_async(m->mosq, b->host, b->port, keepalive);
-	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) < 0)
-		rc = MOSQ_ERR_NO_CONN;
+/* Take the instance back from the finished job of brokers[cur] and go on
+ * with connect_async()'s result. */
+static void mqtt_adopt(struct mqtt_link *m, int64_t now)
+{
+	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
+	struct mqtt_job *j = m->jobs[m->cur];
+	int rc, err;
+
+	m->mosq = mqtt_job_take(j, &rc, &err, m->lib_err, sizeof m->lib_err);
+	mqtt_job_release(j);
+	m->jobs[m->cur] = NULL;
+	m->state = MQ_CONNECTING;
+	m->deadline_ms = now + MQTT_CONNECT_TIMEOUT_MS;   /* the lookup had its own */
+	mosquitto_user_data_set(m->mosq, m);
+	mosquitto_connect_callback_set(m->mosq, mqtt_lib_on_connect);
+	mosquitto_disconnect_callback_set(m->mosq, mqtt_lib_on_disconnect);
+	mosquitto_publish_callback_set(m->mosq, mqtt_lib_on_publish);
+	mosquitto_message_callback_set(m->mosq, mqtt_lib_on_message);
+	mosquitto_subscribe_callback_set(m->mosq, mqtt_lib_on_subscribe);
+	mosquitto_log_callback_set(m->mosq, mqtt_lib_on_log);
 	switch (rc) {
 	case MOSQ_ERR_SUCCESS:
 		return;
 	case MOSQ_ERR_ERRNO:
-		mqtt_attempt_failed(m, now, "connect failed: %s",
-				    errno ? strerror(errno) : "socket error");
+		mqtt_attempt_failed(m, now, "connect failed: %s", err ? strerror(err) : "socket error");
 		return;
 	case MOSQ_ERR_EAI:
 		mqtt_attempt_failed(m, now, "cannot resolve host name %s", b->host);
@@ -131,6 +130,74 @@ void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
 	default:
 		mqtt_attempt_failed(m, now, "connect failed: %s", mosquitto_strerror(rc));
 		return;
+	}
+}
+
+void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
+{
+	const struct broker_cfg *b = &m->cfg.brokers[m->cur];
+	char reason[YW_PATH_MAX + 128];
+	int keepalive = m->cfg.keepalive_s;
+
+	mqtt_attempt_begin(m, now);
+	m->state = MQ_STARTING;
+	if (m->jobs[m->cur]) {
+		/* The lookup of an earlier attempt still runs: wait for it
+		 * rather than ask the resolver again. */
+		log_debug("mqtt", "%s: still resolving %s", m->url, b->host);
+		if (mqtt_job_done(m->jobs[m->cur], NULL))
+			mqtt_adopt(m, now);
+		return;
+	}
+	if (mqtt_setup_instance(m, reason, sizeof reason) < 0) {
+		mqtt_attempt_failed(m, now, "%s", reason);
+		return;
+	}
+	if (keepalive < 5)
+		keepalive = 5;          /* libmosquitto's minimum */
+	if (keepalive > 65535)
+		keepalive = 65535;
+	log_debug("mqtt", "%s: connecting", m->url);
+	m->jobs[m->cur] = mqtt_job_start(m->mosq, b->host, b->port, keepalive, m->wake_fd,
+					 reason, sizeof reason);
+	m->mosq = NULL;          /* the job's until it is done */
+	if (!m->jobs[m->cur])
+		mqtt_attempt_failed(m, now, "%s", reason);
+}
+
+/* Jobs that finished: the current attempt's goes on; one that answers
+ * while the link waits is connected to at once (a lookup slower than an
+ * attempt); the others are let go. */
+void mqtt_check_jobs(struct mqtt_link *m, int64_t now)
+{
+	uint64_t n;
+	int rc;
+
+	if (read(m->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		log_debug("mqtt", "wake-up: %s", strerror(errno));
+	for (size_t i = 0; i < m->cfg.nbrokers; i++) {
+		struct mqtt_job *j = m->jobs[i];
+		if (!j || !mqtt_job_done(j, &rc))
+			continue;
+		if (m->state == MQ_STARTING && i == m->cur) {
+			mqtt_adopt(m, now);
+		} else if (m->state == MQ_WAIT && rc == MOSQ_ERR_SUCCESS) {
+			m->cur = i;
+			mqtt_attempt_begin(m, now);
+			log_info("mqtt", "%s: the name lookup has answered: connecting", m->url);
+			mqtt_adopt(m, now);
+		} else {
+			mqtt_job_release(j);     /* destroys its instance */
+			m->jobs[i] = NULL;
+		}
+	}
+}
+
+void mqtt_release_jobs(struct mqtt_link *m)
+{
+	for (size_t i = 0; m->jobs && i < m->cfg.nbrokers; i++) {
+		mqtt_job_release(m->jobs[i]);
+		m->jobs[i] = NULL;
 	}
 }
 
@@ -214,6 +281,13 @@ void mqtt_settle(struct mqtt_link *m, int64_t now)
 {
 	char reason[300];
 
+	if (m->state == MQ_STARTING) {
+		if (now >= m->deadline_ms)
+			mqtt_attempt_failed(m, now, "cannot resolve host name %s: no answer within %d s "
+					    "(the lookup goes on)", m->cfg.brokers[m->cur].host,
+					    MQTT_CONNECT_TIMEOUT_MS / 1000);
+		return;
+	}
 	if (m->state != MQ_CONNECTING && m->state != MQ_UP)
 		return;
 	if (!m->lost && m->mosq && mosquitto_socket(m->mosq) < 0) {

@@ -1,6 +1,6 @@
 /*
  * sections: the site, storage and mqtt sections of the config (brokers,
- * TLS files, the password file, topic prefix, telemetry).
+ * TLS files, the password file, topic prefix, command QoS, telemetry).
  */
 #include "cfg_int.h"
 
@@ -176,7 +176,7 @@ void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = {
 		"brokers", "client_id", "username", "password_file", "tls", "topic_prefix",
-		"keepalive_s", "telemetry", NULL
+		"keepalive_s", "command_qos", "telemetry", NULL
 	};
 	static const char *const tkeys[] = {"interval_s", "qos", NULL};
 	struct mqtt_cfg *m = &cfg->mqtt;
@@ -187,6 +187,7 @@ void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
 
 	cfg_strfmt(m->topic_prefix, sizeof(m->topic_prefix), "yardwatch");
 	m->keepalive_s = 30;
+	m->command_qos = 1;
 	m->telemetry_interval_s = 60;
 	m->telemetry_qos = 0;
 	cfg_strfmt(m->client_id, sizeof(m->client_id), "%s-%s", cfg->site_id, cfg->gateway);
@@ -232,6 +233,7 @@ void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
 		cfg_err(c, "mqtt.topic_prefix",
 			"must not contain + or #, empty levels, or start with $");
 	cfg_get_int(c, o, "mqtt", "keepalive_s", 5, 3600, &m->keepalive_s);
+	cfg_get_int(c, o, "mqtt", "command_qos", 0, 1, &m->command_qos);
 	t = cfg_get_obj(c, o, "mqtt", "telemetry");
 	if (t) {
 		cfg_check_keys(c, t, "mqtt.telemetry", tkeys);

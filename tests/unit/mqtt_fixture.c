@@ -406,6 +406,7 @@ int tl_open(struct tl *t, const struct tl_spec *s)
 		snprintf(t->cfg.ca_file, sizeof t->cfg.ca_file, "%s/%s", tmpdir, s->ca_file);
 	util_strlcpy(t->cfg.topic_prefix, "yw", sizeof t->cfg.topic_prefix);
 	t->cfg.keepalive_s = 30;
+	t->cfg.command_qos = 1;
 	t->m = mqtt_new(&t->cfg, s->will_topic, "{\"online\": false, \"reason\": \"lost\"}",
 			s->sub_topic, &tl_cb, t);
 	if (!t->m)

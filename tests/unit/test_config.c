@@ -278,9 +278,11 @@ static const struct bad bad[] = {
 	 "site.json: mqtt.tls.key_file: is required with cert_file\n"
 	 "site.json: mqtt.tls: no mqtts:// broker to use it\n", false},
 	{"topic prefix and telemetry", "{" BASE ", 'mqtt': {'brokers': ['mqtts://h'], "
-	 "'topic_prefix': 'a//b', 'keepalive_s': 1, 'telemetry': {'qos': 2}}}", NULL, NULL,
+	 "'topic_prefix': 'a//b', 'keepalive_s': 1, 'command_qos': 2, 'telemetry': {'qos': 2}}}",
+	 NULL, NULL,
 	 "site.json: mqtt.topic_prefix: must not contain + or #, empty levels, or start with $\n"
 	 "site.json: mqtt.keepalive_s: must be an integer in 5..3600\n"
+	 "site.json: mqtt.command_qos: must be an integer in 0..1\n"
 	 "site.json: mqtt.telemetry.qos: must be an integer in 0..1\n", false},
 	{"clear on the wrong side", "{" BASE ", 'alarms': [{'id': 'lo', 'point': 'd1.p', "
 	 "'when': 'below', 'threshold': 0.1, 'clear': 0.05}, {'id': 'hi', 'point': 'd1.p', "
@@ -525,6 +527,7 @@ static void test_defaults(void)
 	CHECK(strcmp(cfg->mqtt.topic_prefix, "yardwatch") == 0);
 	CHECK(cfg->mqtt.keepalive_s == 30 && cfg->mqtt.telemetry_interval_s == 60);
 	CHECK(cfg->mqtt.telemetry_qos == 0);
+	CHECK(cfg->mqtt.command_qos == 1);
 	CHECK(cfg->buses[0].type == BUS_TCP && cfg->buses[0].port == 502);
 	CHECK(cfg->buses[0].timeout_ms == 1000 && cfg->buses[0].retries == 1);
 	CHECK(cfg->buses[1].type == BUS_RTU && cfg->buses[1].timeout_ms == 300);
