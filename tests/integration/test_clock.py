@@ -35,10 +35,7 @@ def set_offset(path, ms):
 
 
 def shifted_daemon(env, path, clock_file, name="daemon"):
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    return env.daemon(path, name=name, env={
-        "LD_PRELOAD": SHIM, "YW_CLOCK_FILE": clock_file,
-        "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"})
+    return env.daemon(path, name=name, env=yw.preload(SHIM, YW_CLOCK_FILE=clock_file))
 
 
 def statuses(sub):

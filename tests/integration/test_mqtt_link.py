@@ -67,10 +67,10 @@ def test_slow_dns_never_blocks_the_loop(env):
     sub = yw.Sub(broker.port, [P + "/#"])
     try:
         t0 = time.monotonic()
-        d = env.daemon(path, env={"LD_PRELOAD": DNS_SHIM, "YW_DNS_NAME": "broker.yw.test",
-                                  "YW_DNS_DELAY_MS": "20000",
-                                  "NOTIFY_SOCKET": notify.s.getsockname(),
-                                  "WATCHDOG_USEC": "2000000"})
+        d = env.daemon(path, env=yw.preload(DNS_SHIM, YW_DNS_NAME="broker.yw.test",
+                                            YW_DNS_DELAY_MS="20000",
+                                            NOTIFY_SOCKET=notify.s.getsockname(),
+                                            WATCHDOG_USEC="2000000"))
         wait_for(lambda: any(p["id"] == "p1.pressure" and p["quality"] == "good"
                              for p in env.cli_json(path, "points")), 10, "p1 polled")
         polls0 = {x["id"]: x["polls"] for x in env.cli_json(path, "devices")}["p1"]
@@ -244,8 +244,8 @@ def test_tls_verifies_the_broker_name(env):
         cfg["mqtt"]["tls"] = {"ca_file": os.path.join(env.dir, "ca.pem")}
         path = env.write_config(cfg)
         log = "daemon-" + name
-        d = env.daemon(path, name=log, env={"LD_PRELOAD": DNS_SHIM, "YW_DNS_NAME": "broker.yw.test",
-                                           "YW_DNS_DELAY_MS": "1500"})
+        d = env.daemon(path, name=log, env=yw.preload(DNS_SHIM, YW_DNS_NAME="broker.yw.test",
+                                                     YW_DNS_DELAY_MS="1500"))
         if good:
             wait_for(lambda: connects(env, log) >= 1, 15, "connected over TLS to broker.yw.test")
         else:

@@ -225,6 +225,18 @@ class Env:
         return json.loads(out)
 
 
+def preload(shim, **env):
+    """The environment that LD_PRELOADs SHIM (a test shim of tests/, e.g. the
+    clock or DNS shim) into one of our programs, plus ENV. An ASan build
+    wants its runtime first in the library list: tell it the shim may come
+    before it."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    e = {"LD_PRELOAD": shim,
+         "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"}
+    e.update(env)
+    return e
+
+
 def base_config(env, devices, buses, mqtt_port=None, alarms=None, **extra):
     cfg = {
         "site": {"id": "test-site", "name": "Test compound", "gateway": "gw1"},
