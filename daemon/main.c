@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct daemon {
 	                                  holds its serial line or connection */
 	size_t nretiring;
 	struct mqtt_link *link;
+	struct stat link_files[3];  /* the TLS files (CA, cert, key) the link was made with */
 	int sigfd;
 	int64_t watchdog_ms;        /* 0: no watchdog */
 	int64_t next_watchdog;
@@ -185,6 +187,51 @@ static void stop_workers(struct daemon *dm, int budget_ms)
 	dm->nworkers = 0;
 }
 
+/* The identity of the TLS files of CFG (zeroed when absent or unreadable):
+ * a reload that brings a new certificate under the same name restarts the
+ * link. */
+static void link_files(const struct config *cfg, struct stat st[3])
+{
+	const char *f[3] = { cfg->mqtt.ca_file, cfg->mqtt.cert_file, cfg->mqtt.key_file };
+	for (int i = 0; i < 3; i++)
+		if (!*f[i] || stat(f[i], &st[i]) != 0)
+			memset(&st[i], 0, sizeof st[i]);
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Whether the running link can go on with config N: nothing it was made
+ * from changed (the mqtt section but its telemetry, which the gateway reads,
+ * the TLS files' contents, and the site and gateway ids in its topics). */
+static bool link_same(const struct daemon *dm, const struct config *n)
+{
+	const struct mqtt_cfg *a = &dm->cfg->mqtt, *b = &n->mqtt;
+	struct stat st[3];
+
+	if (!dm->link || !b->enabled || a->nbrokers != b->nbrokers)
+		return false;
+	for (size_t i = 0; i < a->nbrokers; i++)
+		if (a->brokers[i].tls != b->brokers[i].tls || a->brokers[i].port != b->brokers[i].port ||
+		    strcmp(a->brokers[i].host, b->brokers[i].host) != 0)
+			return false;
+	if (strcmp(a->client_id, b->client_id) || strcmp(a->username, b->username) ||
+	    strcmp(a->password, b->password) || strcmp(a->ca_file, b->ca_file) ||
+	    strcmp(a->cert_file, b->cert_file) || strcmp(a->key_file, b->key_file) ||
+	    strcmp(a->topic_prefix, b->topic_prefix) || a->keepalive_s != b->keepalive_s ||
+	    a->command_qos != b->command_qos || strcmp(dm->cfg->site_id, n->site_id) ||
+	    strcmp(dm->cfg->gateway, n->gateway))
+		return false;
+	link_files(n, st);
+	for (int i = 0; i < 3; i++)
+		if (!same_stat(&st[i], &dm->link_files[i]))
+			return false;
+	return true;
+}
+
 static int start_link(struct daemon *dm)
 {
 	char sub[YW_TEXT_MAX * 3];
@@ -197,6 +244,7 @@ static int start_link(struct daemon *dm)
 		return -1;
 	snprintf(sub, sizeof sub, "%s/%s/%s/cmd/+", dm->cfg->mqtt.topic_prefix,
 		 dm->cfg->site_id, dm->cfg->gateway);
+	link_files(dm->cfg, dm->link_files);
 	dm->link = mqtt_new(&dm->cfg->mqtt, gateway_status_topic(dm->gw), will, sub,
 			    &gateway_mqtt_callbacks, dm->gw);
 	free(will);
@@ -289,8 +337,14 @@ static void reload(struct daemon *dm)
 		bus_result_free(r);
 	}
 	gateway_flush(dm->gw);
-	/* The link reads the config it was made with: make it anew. */
-	stop_link(dm, false);
+	/* The link keeps its own copy of what it was made from: it goes on when
+	 * none of that changed (the session and its subscription stay), else
+	 * it is made anew. */
+	bool keep_link = link_same(dm, ncfg);
+	if (keep_link)
+		log_info("mqtt", "unchanged, the session stays");
+	else
+		stop_link(dm, false);
 	if (store_configure(dm->st, ncfg) < 0 || gateway_reconfigure(dm->gw, ncfg) < 0) {
 		log_error("main", "reload failed applying the new config; keeping the old one");
 		store_configure(dm->st, dm->cfg);
@@ -307,7 +361,8 @@ static void reload(struct daemon *dm)
 		if (kept && kept[k])
 			retire(dm, kept[k]);   /* only when the new config was refused */
 	free(kept);
-	start_link(dm);
+	if (!dm->link)
+		start_link(dm);
 	gateway_attach(dm->gw, dm->workers, dm->link);
 	log_info("main", "reloaded: %zu buses, %zu devices, %zu alarms", dm->cfg->nbuses,
 		 dm->cfg->ndevices, dm->cfg->nalarms);

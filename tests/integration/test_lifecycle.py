@@ -264,6 +264,16 @@ def test_reload_unchanged_keeps_buses(env):
     gap = max_gap(result["times"], t_hup - 1.0, t_hup + 2.5)
     print("longest gap in p1's requests around the reload: %.2f s" % gap)
     check(gap < 0.9 * yw.SLOW, "polls go on without a gap (poll_ms 500): %.2f s" % gap)
+    # The MQTT session stays too: one connect of the gateway at the broker.
+    check("mqtt: unchanged, the session stays" in new, "the link kept: %r" % new[-800:])
+    blog = env.log("mosquitto-%d" % broker.port)
+    eq(blog.count("as test-site-gw1"), 1, "one MQTT connect of the gateway across the reload")
+    # A change of the mqtt section makes the link anew (a new connect).
+    cfg["mqtt"]["keepalive_s"] = 7
+    env.write_config(cfg)
+    reload_and_wait(env, d, 2)
+    wait_for(lambda: env.log("mosquitto-%d" % broker.port).count("as test-site-gw1") == 2, 10,
+             "the gateway connects again after an mqtt change")
     eq(env.stop(d), 0, "exit code")
 
 
