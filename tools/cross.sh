@@ -108,11 +108,14 @@ if [ "$arch" = arm64 ]; then
 	# The unit tests and the integration tests of the main paths (poll over
 	# TCP and RTU, alarms over MQTT, the command line, numbers, the config
 	# check, the simulator). The long fault, kill and soak-like tests run in
-	# the native and sanitizer builds; YW_CROSS_ALL=1 runs everything here too.
+	# the native and sanitizer builds, and so do the store's packing tests
+	# (millions of readings: minutes under emulation); YW_CROSS_ALL=1 runs
+	# everything here too.
 	if [ "${YW_CROSS_ALL:-0}" = 1 ]; then
 		select=()
 	else
-		select=(-R '^(unit_|it_test_(poll_tcp|poll_rtu|alarms_mqtt|commands|numbers|check_config|sim)$)')
+		select=(-R '^(unit_|it_test_(poll_tcp|poll_rtu|alarms_mqtt|commands|numbers|check_config|sim)$)'
+			-E '^unit_store_(retention|budget)$')
 	fi
 else
 	select=(-R '^unit_')   # armhf: the unit tests only; CI tests the ARM build on arm64

@@ -84,9 +84,10 @@ if [ $quick -eq 0 ]; then
 	fi
 
 	echo "== valgrind: unit tests ($jobs at a time)"
-	# test_store_retention packs millions of bytes of readings: 50 times slower
-	# under valgrind than anything else; the ASan/UBSan build runs it.
-	skip=" test_store_retention "
+	# test_store_retention and test_store_budget pack millions of bytes of
+	# readings: 50 times slower under valgrind than anything else; the
+	# ASan/UBSan build runs them.
+	skip=" test_store_retention test_store_budget "
 	vg() { # test program -> build/NAME.valgrind.log, exit status
 		YW_SRC="$src" YW_BIN="$src/build" timeout 300 valgrind -q --leak-check=full \
 			--errors-for-leak-kinds=definite --error-exitcode=99 "$1" \
