@@ -205,10 +205,13 @@ static int codec_decimals_of(double v, int maxsig)
 }
 
 /* V rounded to DECIMALS digits after the point, and to at most MAXSIG
- * significant digits: the nearest double to that decimal. -0 becomes 0. */
+ * significant digits: the nearest double to that decimal. -0 becomes 0.
+ * Near DBL_MAX that decimal can be beyond the doubles (DBL_MAX to 15 digits
+ * is 1.79769313486232e308): V itself is then the nearest. */
 static double codec_round(double v, int decimals, int maxsig)
 {
 	char buf[CODEC_ROUND_LEN];
+	double r;
 	int sig;
 
 	if (v == 0.0)
@@ -222,7 +225,8 @@ static double codec_round(double v, int decimals, int maxsig)
 		snprintf(buf, sizeof buf, "%.*f", decimals, v);
 	else
 		snprintf(buf, sizeof buf, "%.*e", sig - 1, v);
-	return strtod(buf, NULL) + 0.0;
+	r = strtod(buf, NULL);
+	return isfinite(r) ? r + 0.0 : v;
 }
 
 /* The raw value as a person reads it, and the decimals and significant
@@ -250,9 +254,7 @@ static int codec_raw_text(const struct point_cfg *p, const uint16_t *regs, doubl
 }
 
 /* RAW (carrying RAWDEC decimals and MAXSIG significant digits) scaled and
- * rounded as codec_decode gives it. CODEC_BAD when not finite: scaling can
- * overflow, and so can rounding (-DBL_MAX to 15 digits is -1.79769313486232e308,
- * beyond the doubles). */
+ * rounded as codec_decode gives it. CODEC_BAD when scaling overflows. */
 static int codec_scale(const struct point_cfg *p, double raw, int rawdec, int maxsig,
 		       int decimals, double *value)
 {
@@ -268,10 +270,7 @@ static int codec_scale(const struct point_cfg *p, double raw, int rawdec, int ma
 		return CODEC_BAD;
 	dec = rawdec + codec_decimals_of(p->scale, CODEC_F64_SIG) + decimals;
 	offdec = codec_decimals_of(p->offset, CODEC_F64_SIG);
-	v = codec_round(v, dec > offdec ? dec : offdec, maxsig);
-	if (!isfinite(v))
-		return CODEC_BAD;
-	*value = v;
+	*value = codec_round(v, dec > offdec ? dec : offdec, maxsig);
 	return CODEC_OK;
 }
 

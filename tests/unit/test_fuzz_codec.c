@@ -6,12 +6,16 @@
  *    25.534999999999997, so a write of the value the point shows was refused
  *    ("value out of range"; also the simulator's set);
  *  - codec_decode accepting an infinite value: a float64 register holding
- *    -DBL_MAX (or DBL_MAX with an offset) is finite after scaling but
- *    rounding it to 15 digits overflows (-1.79769313486232e308);
+ *    DBL_MAX with scale -1 (or -DBL_MAX with an offset) is finite after
+ *    scaling but rounding it to 15 digits overflowed (-1.79769313486232e308
+ *    is beyond the doubles) and gave -inf as a good value. The value is now
+ *    kept as scaled (-DBL_MAX, the nearest double); a first fix that
+ *    refused it made encode's output undecodable (the encode of -DBL_MAX
+ *    with scale -1: fuzz_codec's second finding);
  *  - the same for float32: FLT_MAX decodes to 3.4028235e38 (its shortest
  *    text), above a range that stopped at FLT_MAX.
- * The range's ends are now decoded as codec_decode rounds them, and a value
- * that rounding makes infinite is CODEC_BAD.
+ * The range's ends are now decoded as codec_decode rounds them, and
+ * rounding never makes a finite value infinite.
  */
 #include <float.h>
 #include <math.h>
@@ -87,7 +91,7 @@ static void test_range_holds_rounded_top(void)
 	check_case = "";
 }
 
-static void test_rounding_overflow_is_bad(void)
+static void test_rounding_near_dbl_max(void)
 {
 	struct point_cfg p = mkpt(TABLE_INPUT, TYPE_FLOAT64, ORDER_ABCD);
 	uint16_t r[4];
@@ -96,17 +100,25 @@ static void test_rounding_overflow_is_bad(void)
 	check_case = "float64 DBL_MAX x -1";
 	f64_regs(DBL_MAX, r);
 	p.scale = -1;
-	CHECK(codec_decode(&p, r, 0, &v) == CODEC_BAD);
+	CHECK(codec_decode(&p, r, 0, &v) == CODEC_OK && v == -DBL_MAX);
+	check_writable(&p, 0, v);
+	check_case = "float64 encode -DBL_MAX x -1";
+	CHECK(codec_encode(&p, -DBL_MAX, 0, r) == CODEC_OK);
+	CHECK(codec_decode(&p, r, 0, &v) == CODEC_OK && v == -DBL_MAX);
 	check_case = "float64 -DBL_MAX + 0.5";
 	f64_regs(-DBL_MAX, r);
 	p.scale = 1;
 	p.offset = 0.5;
-	CHECK(codec_decode(&p, r, 0, &v) == CODEC_BAD);
+	CHECK(codec_decode(&p, r, 0, &v) == CODEC_OK && v == -DBL_MAX);
+	check_writable(&p, 0, v);
 	check_case = "float64 DBL_MAX unscaled: as read";
 	f64_regs(DBL_MAX, r);
 	p.offset = 0;
 	CHECK(codec_decode(&p, r, 0, &v) == CODEC_OK && v == DBL_MAX);
 	check_writable(&p, 0, v);
+	check_case = "float64 DBL_MAX x 2: overflows";
+	p.scale = 2;
+	CHECK(codec_decode(&p, r, 0, &v) == CODEC_BAD);
 	check_case = "float64 1e300 x -1: rounded, finite";
 	f64_regs(1e300, r);
 	p.scale = -1;
@@ -138,7 +150,7 @@ static void test_float32_max_in_range(void)
 int main(void)
 {
 	test_range_holds_rounded_top();
-	test_rounding_overflow_is_bad();
+	test_rounding_near_dbl_max();
 	test_float32_max_in_range();
 	return check_report();
 }
