@@ -205,10 +205,13 @@ static int codec_decimals_of(double v, int maxsig)
 }
 
 /* V rounded to DECIMALS digits after the point, and to at most MAXSIG
- * significant digits: the nearest double to that decimal. -0 becomes 0. */
+ * significant digits: the nearest double to that decimal. -0 becomes 0.
+ * Near DBL_MAX that decimal can be beyond the doubles (DBL_MAX to 15 digits
+ * is 1.79769313486232e308): V itself is then the nearest. */
 static double codec_round(double v, int decimals, int maxsig)
 {
 	char buf[CODEC_ROUND_LEN];
+	double r;
 	int sig;
 
 	if (v == 0.0)
@@ -222,7 +225,8 @@ static double codec_round(double v, int decimals, int maxsig)
 		snprintf(buf, sizeof buf, "%.*f", decimals, v);
 	else
 		snprintf(buf, sizeof buf, "%.*e", sig - 1, v);
-	return strtod(buf, NULL) + 0.0;
+	r = strtod(buf, NULL);
+	return isfinite(r) ? r + 0.0 : v;
 }
 
 /* The raw value as a person reads it, and the decimals and significant
@@ -249,18 +253,14 @@ static int codec_raw_text(const struct point_cfg *p, const uint16_t *regs, doubl
 	return CODEC_OK;
 }
 
-int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
-		 double *value)
+/* RAW (carrying RAWDEC decimals and MAXSIG significant digits) scaled and
+ * rounded as codec_decode gives it. CODEC_BAD when scaling overflows. */
+static int codec_scale(const struct point_cfg *p, double raw, int rawdec, int maxsig,
+		       int decimals, double *value)
 {
-	double raw, v;
-	int rawdec, maxsig, dec, offdec;
+	double v;
+	int dec, offdec;
 
-	if (decimals < 0 || decimals > 9)
-		return CODEC_BAD;
-	if (codec_is_bool(p))
-		return codec_decode_raw(p, regs, value);
-	if (codec_raw_text(p, regs, &raw, &rawdec, &maxsig) != CODEC_OK)
-		return CODEC_BAD;
 	if (p->scale == 1.0 && p->offset == 0.0 && decimals == 0) {
 		*value = raw + 0.0;
 		return CODEC_OK;
@@ -272,6 +272,21 @@ int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
 	offdec = codec_decimals_of(p->offset, CODEC_F64_SIG);
 	*value = codec_round(v, dec > offdec ? dec : offdec, maxsig);
 	return CODEC_OK;
+}
+
+int codec_decode(const struct point_cfg *p, const uint16_t *regs, int decimals,
+		 double *value)
+{
+	double raw;
+	int rawdec, maxsig;
+
+	if (decimals < 0 || decimals > 9)
+		return CODEC_BAD;
+	if (codec_is_bool(p))
+		return codec_decode_raw(p, regs, value);
+	if (codec_raw_text(p, regs, &raw, &rawdec, &maxsig) != CODEC_OK)
+		return CODEC_BAD;
+	return codec_scale(p, raw, rawdec, maxsig, decimals, value);
 }
 
 double codec_decode_bit(uint8_t bit)
@@ -355,6 +370,7 @@ int codec_encode(const struct point_cfg *p, double value, int decimals, uint16_t
 void codec_range(const struct point_cfg *p, int decimals, double *lo, double *hi)
 {
 	double rlo, rhi, a, b;
+	int maxsig;
 
 	if (decimals < 0 || decimals > 9) {
 		*lo = INFINITY;
@@ -372,16 +388,26 @@ void codec_range(const struct point_cfg *p, int decimals, double *lo, double *hi
 		return;
 	}
 	if (p->type == TYPE_FLOAT32) {
-		rlo = -FLT_MAX;
-		rhi = FLT_MAX;
+		/* FLT_MAX as codec_decode carries it: 3.40282347e+38 */
+		rhi = numfmt_float_value(FLT_MAX);
+		rlo = -rhi;
+		maxsig = FLT_DECIMAL_DIG;
 	} else if (p->type == TYPE_FLOAT64) {
 		rlo = -DBL_MAX;
 		rhi = DBL_MAX;
+		maxsig = CODEC_F64_SIG;
 	} else {
 		codec_int_range(p->type, &rlo, &rhi);
+		maxsig = 17;
 	}
-	a = rlo * p->scale / codec_pow10[decimals] + p->offset;
-	b = rhi * p->scale / codec_pow10[decimals] + p->offset;
+	/* The extremes decoded as codec_decode rounds them, so that every value
+	 * it gives is inside (uint16 x 0.1 / 10^2 - 40 tops at 25.535, where the
+	 * unrounded 25.534999999999997 would refuse writing it back); where
+	 * that is not finite, the unrounded extreme (clamped below). */
+	if (codec_scale(p, rlo, 0, maxsig, decimals, &a) != CODEC_OK)
+		a = rlo * p->scale / codec_pow10[decimals] + p->offset;
+	if (codec_scale(p, rhi, 0, maxsig, decimals, &b) != CODEC_OK)
+		b = rhi * p->scale / codec_pow10[decimals] + p->offset;
 	*lo = fmax(fmin(a, b), -DBL_MAX);
 	*hi = fmin(fmax(a, b), DBL_MAX);
 }

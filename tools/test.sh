@@ -62,22 +62,38 @@ if [ $quick -eq 0 ]; then
 	fi
 
 	echo "== fuzz: each parser of outside input, ${YW_FUZZ_SECONDS:-20} s each (libFuzzer)"
+	# The targets are those of tests/CMakeLists.txt's YW_FUZZ block (fuzz_all
+	# builds them; tests/fuzz_targets.txt lists "TARGET NAME" lines). Each runs
+	# on a fresh copy of its seed corpus (tests/fuzz/corpus/NAME) under
+	# build-fuzz, with tests/fuzz/NAME.dict when there is one; crash files go
+	# to build-fuzz too, never into the tree (docs/fuzzing.md).
 	mkdir -p build-fuzz
 	if CC=clang cmake -S "$src" -B build-fuzz -DYW_WERROR=ON -DYW_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
 		>build-fuzz/cmake.log 2>&1 &&
-	   cmake --build build-fuzz -j"$jobs" --target fuzz_mbpdu >build-fuzz/build.log 2>&1; then
-		for f in build-fuzz/tests/fuzz_*; do
-			[ -x "$f" ] || continue
-			n=$(basename "$f")
-			mkdir -p "build-fuzz/corpus-$n"
-			if "$f" -max_total_time="${YW_FUZZ_SECONDS:-20}" -seed=1 -print_final_stats=1 \
-				"build-fuzz/corpus-$n" >"build-fuzz/$n.log" 2>&1; then
-				echo "fuzz $n: clean ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$n.log" | grep -o '[0-9]*$') runs)"
+	   cmake --build build-fuzz -j"$jobs" --target fuzz_all >build-fuzz/build.log 2>&1; then
+		while read -r f n; do
+			[ -n "$f" ] || continue
+			if [ ! -x "build-fuzz/tests/$f" ]; then
+				echo "fuzz $f: not built"; failed=$((failed + 1)); continue
+			fi
+			corpus="build-fuzz/corpus-$n"
+			rm -rf "$corpus" && mkdir -p "$corpus" "build-fuzz/artifacts-$n"
+			[ -d "tests/fuzz/corpus/$n" ] && cp "tests/fuzz/corpus/$n"/* "$corpus"/
+			dict=()
+			[ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
+			if "build-fuzz/tests/$f" -max_total_time="${YW_FUZZ_SECONDS:-20}" -seed=1 \
+				-timeout=10 -print_final_stats=1 "${dict[@]}" \
+				-artifact_prefix="build-fuzz/artifacts-$n/" "$corpus" \
+				</dev/null >"build-fuzz/$f.log" 2>&1; then
+				echo "fuzz $f: clean ($(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+					"build-fuzz/$f.log" | grep -o '[0-9]*$') runs, $(grep -oE 'cov: [0-9]+' \
+					"build-fuzz/$f.log" | tail -1))"
 				passed=$((passed + 1))
 			else
-				echo "fuzz $n: FAILED"; tail -n 40 "build-fuzz/$n.log"; failed=$((failed + 1))
+				echo "fuzz $f: FAILED (build-fuzz/$f.log, build-fuzz/artifacts-$n/)"
+				tail -n 40 "build-fuzz/$f.log"; failed=$((failed + 1))
 			fi
-		done
+		done <build-fuzz/tests/fuzz_targets.txt
 	else
 		echo "test: fuzz build failed:"; tail -n 40 build-fuzz/cmake.log build-fuzz/build.log
 		failed=$((failed + 1))

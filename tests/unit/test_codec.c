@@ -511,8 +511,9 @@ static void test_range(void)
 		{ TYPE_UINT32, 1, 0, 0, 0, 4294967295.0 },
 		{ TYPE_INT64, 1, 0, 0, -0x1p63, 9223372036854774784.0 },
 		{ TYPE_UINT64, 1, 0, 0, 0, 18446744073709549568.0 },
-		{ TYPE_FLOAT32, 1, 0, 0, -FLT_MAX, FLT_MAX },
-		{ TYPE_FLOAT32, -1, 0, 0, -FLT_MAX, FLT_MAX },
+		/* FLT_MAX as decoded: its shortest text, 3.4028235e38 (> FLT_MAX) */
+		{ TYPE_FLOAT32, 1, 0, 0, -3.4028235e38, 3.4028235e38 },
+		{ TYPE_FLOAT32, -1, 0, 0, -3.4028235e38, 3.4028235e38 },
 		{ TYPE_FLOAT64, 1, 0, 0, -DBL_MAX, DBL_MAX },
 		{ TYPE_FLOAT64, 2, 0, 0, -DBL_MAX, DBL_MAX },
 		{ TYPE_BOOL, 5, 5, 0, 0, 1 },
