@@ -158,8 +158,8 @@ void mqtt_start_attempt(struct mqtt_link *m, int64_t now)
 	if (keepalive > 65535)
 		keepalive = 65535;
 	log_debug("mqtt", "%s: connecting", m->url);
-	m->jobs[m->cur] = mqtt_job_start(m->mosq, b->host, b->port, keepalive, m->wake_fd,
-					 reason, sizeof reason);
+	m->jobs[m->cur] = mqtt_job_start(m->mosq, b->host, b->port, b->tls, keepalive,
+					 m->wake_fd, reason, sizeof reason);
 	m->mosq = NULL;          /* the job's until it is done */
 	if (!m->jobs[m->cur])
 		mqtt_attempt_failed(m, now, "%s", reason);

@@ -149,7 +149,7 @@ struct mqtt_job;
 /* Start the job on MOSQ (taken over: the job owns it now) for HOST:PORT;
  * WAKE_FD (an eventfd, duplicated) is written when it is done. NULL with
  * REASON filled when no thread could be started (MOSQ is then destroyed). */
-struct mqtt_job *mqtt_job_start(struct mosquitto *mosq, const char *host, int port,
+struct mqtt_job *mqtt_job_start(struct mosquitto *mosq, const char *host, int port, bool tls,
 				int keepalive, int wake_fd, char *reason, size_t len);
 /* Whether it is done; *RC (when not NULL) then holds connect_async()'s. */
 bool mqtt_job_done(struct mqtt_job *j, int *rc);

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct mqtt_job {
 	pthread_mutex_t mu;
@@ -22,6 +23,7 @@ struct mqtt_job {
 	struct mosquitto *mosq;      /* NULL once taken */
 	char host[YW_TEXT_MAX];
 	int port, keepalive;
+	bool tls;
 	int rc, err;                 /* connect_async()'s result and errno */
 	char lib_err[256];           /* the first error the library logged */
 	int wake_fd;                 /* our duplicate of the link's eventfd */
@@ -79,6 +81,28 @@ static void job_on_log(struct mosquitto *mosq, void *obj, int level, const char 
 	log_debug("mqtt", "libmosquitto: %s", str);
 }
 
+/* libmosquitto 2.0 sets up OpenSSL and its own TLS globals lazily, in the
+ * first TLS connect, and not thread-safely: two first TLS attempts at once
+ * race on them (and leak one set). So TLS attempts run one at a time until
+ * one of them has connected (from then on the globals exist); plain
+ * attempts never wait. */
+static pthread_mutex_t tls_first_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool tls_ready;
+
+static int job_connect(struct mqtt_job *j)
+{
+	int rc;
+
+	if (!j->tls || atomic_load(&tls_ready))
+		return mosquitto_connect_async(j->mosq, j->host, j->port, j->keepalive);
+	pthread_mutex_lock(&tls_first_mu);
+	rc = mosquitto_connect_async(j->mosq, j->host, j->port, j->keepalive);
+	if (rc == MOSQ_ERR_SUCCESS)
+		atomic_store(&tls_ready, true);
+	pthread_mutex_unlock(&tls_first_mu);
+	return rc;
+}
+
 static void *job_run(void *arg)
 {
 	struct mqtt_job *j = arg;
@@ -86,7 +110,7 @@ static void *job_run(void *arg)
 	int rc, err;
 
 	errno = 0;
-	rc = mosquitto_connect_async(j->mosq, j->host, j->port, j->keepalive);
+	rc = job_connect(j);
 	err = errno;
 	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(j->mosq) < 0)
 		rc = MOSQ_ERR_NO_CONN;
@@ -101,7 +125,7 @@ static void *job_run(void *arg)
 	return NULL;
 }
 
-struct mqtt_job *mqtt_job_start(struct mosquitto *mosq, const char *host, int port,
+struct mqtt_job *mqtt_job_start(struct mosquitto *mosq, const char *host, int port, bool tls,
 				int keepalive, int wake_fd, char *reason, size_t len)
 {
 	struct mqtt_job *j = calloc(1, sizeof *j);
@@ -123,6 +147,7 @@ struct mqtt_job *mqtt_job_start(struct mosquitto *mosq, const char *host, int po
 	j->mosq = mosq;
 	util_strlcpy(j->host, host, sizeof j->host);
 	j->port = port;
+	j->tls = tls;
 	j->keepalive = keepalive;
 	mosquitto_user_data_set(mosq, j);
 	mosquitto_log_callback_set(mosq, job_on_log);
