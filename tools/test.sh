@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds yardwatch three times (warnings as errors;
-# with AddressSanitizer + UndefinedBehaviorSanitizer; cross-built for arm64),
-# runs every test in each (unit tests, and integration tests that start the real
-# daemon, the simulator and a mosquitto broker on 127.0.0.1; the arm64 programs
-# under qemu-user), then the unit tests under valgrind. Exits non-zero on any
-# failure.
+# Installs what is missing, builds yardwatch (warnings as errors) and runs
+# every test: unit tests, and integration tests that start the real daemon,
+# the simulator and a mosquitto broker on 127.0.0.1. Then the same suite in
+# an AddressSanitizer + UndefinedBehaviorSanitizer build (but the kill loop:
+# a SIGKILLed process reports nothing), the arm64 cross build's unit tests and
+# main-path integration tests under qemu-user (tools/cross.sh), each fuzz
+# target for a bounded time (clang, libFuzzer), and the unit tests under
+# valgrind (but the few that are 50x slower there). Exits non-zero on any
+# failure; the last line is "N passed, N failed".
 #   tools/test.sh            everything
 #   tools/test.sh --quick    the normal build only
 set -uo pipefail
