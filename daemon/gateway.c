@@ -283,7 +283,13 @@ static void device_status(struct gateway *gw, int d, int64_t ts)
 	if (!json)
 		return;
 	gw_topic_of(gw, topic, sizeof topic, "device/%s/status", dr->id);
-	store_outbox_add(gw->st, PRIO_STATUS, topic, json, 1, true);
+	/* a retained topic: only its latest state needs to wait in the outbox */
+	int64_t flying[OUTBOX_INFLIGHT];
+	size_t nf = 0;
+	for (int i = 0; i < gw->ninflight; i++)
+		if (gw->inflight[i].row > 0)
+			flying[nf++] = gw->inflight[i].row;
+	store_outbox_supersede(gw->st, PRIO_STATUS, topic, json, 1, flying, nf);
 	free(json);
 	gw->outbox_idle = false;
 }

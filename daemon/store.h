@@ -112,6 +112,13 @@ struct outbox_row {
 	bool retain;
 };
 
+/* Queue a retained message for TOPIC in the open batch, after deleting the
+ * queued rows of the same PRIO and TOPIC that are retained and not in flight
+ * (ids INFLIGHT[0..N): their PUBACK deletes them): for a retained topic only
+ * the latest state matters. Never for alarm events. 0 / -1. */
+int store_outbox_supersede(struct store *st, enum store_prio prio, const char *topic,
+			   const char *payload, int qos, const int64_t *inflight, size_t n);
+
 /* Queue a message in the open batch (device status changes). */
 int store_outbox_add(struct store *st, enum store_prio prio, const char *topic,
 		     const char *payload, int qos, bool retain);

@@ -240,6 +240,49 @@ static const char sql_outbox_delete[] = "DELETE FROM outbox WHERE id = ?1";
 
 static const char sql_outbox_count[] = "SELECT count(*) FROM outbox";
 
+static const char sql_outbox_same_topic[] =
+	"SELECT id FROM outbox WHERE prio = ?1 AND topic = ?2 AND retain = 1";
+
+static const char sql_outbox_del[] = "DELETE FROM outbox WHERE id = ?1";
+
+int store_outbox_supersede(struct store *st, enum store_prio prio, const char *topic,
+			   const char *payload, int qos, const int64_t *inflight, size_t n)
+{
+	int64_t old[64];
+	size_t nold = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prio == PRIO_ALARM || store_batch(st) < 0 ||
+	    !(s = store_stmt(st, sql_outbox_same_topic)))
+		return -1;
+	sqlite3_bind_int(s, 1, (int)prio);
+	sqlite3_bind_text(s, 2, topic, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nold < 64) {
+		int64_t id = sqlite3_column_int64(s, 0);
+		bool flying = false;
+		for (size_t i = 0; i < n && !flying; i++)
+			flying = inflight[i] == id;
+		if (!flying)
+			old[nold++] = id;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_fail(st, "find queued status");
+		return -1;
+	}
+	for (size_t i = 0; i < nold; i++) {
+		if (!(s = store_stmt(st, sql_outbox_del)))
+			return -1;
+		sqlite3_bind_int64(s, 1, old[i]);
+		if (store_run(st, s, "supersede queued status") < 0)
+			return -1;
+		if (st->depth > 0)
+			st->depth--;
+	}
+	return store_outbox_add(st, prio, topic, payload, qos, true);
+}
+
 int store_outbox_add(struct store *st, enum store_prio prio, const char *topic,
 		     const char *payload, int qos, bool retain)
 {

@@ -190,12 +190,51 @@ static void test_outbox(void)
 	cfg_free(cfg);
 }
 
+/* A retained status supersedes the queued ones of its topic, but not one in
+ * flight (its PUBACK deletes it), and never an alarm event. */
+static void test_supersede(void)
+{
+	struct config *cfg = cfg_new(true);
+	char path[PATH_MAX];
+	struct store *st;
+	struct outbox_row rows[8];
+	int64_t now = util_wall_ms();
+	int n;
+
+	path_of(path, sizeof path, "supersede.db");
+	st = open_cfg(path, cfg);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/a/status", "{\"a\":1}", 1, true) == 0);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/a/status", "{\"a\":2}", 1, true) == 0);
+	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/b/status", "{\"b\":1}", 1, true) == 0);
+	CHECK(commit_ev(st, 1, "fire", ALARM_EV_RAISED, CAT_FIRE, SEV_CRITICAL, now, true) == 0);
+	n = store_outbox_fetch(st, -1, 0, rows, 8);
+	CHECK(n == 4);
+	int64_t first_a = n == 4 ? rows[1].id : 0;   /* {"a":1}: in flight */
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+	CHECK(store_outbox_supersede(st, PRIO_STATUS, "p/device/a/status", "{\"a\":3}", 1,
+				     &first_a, 1) == 0);
+	CHECK(store_outbox_depth(st) == 4);          /* a:2 went, a:3 came */
+	CHECK(store_outbox_supersede(st, PRIO_ALARM, "p/alarm/fire/fire", "{}", 1, NULL, 0) == -1);
+	n = store_outbox_fetch(st, -1, 0, rows, 8);
+	CHECK(n == 4 && rows[0].prio == PRIO_ALARM);
+	if (n == 4) {
+		CHECK(rows[1].id == first_a && strcmp(rows[1].payload, "{\"a\":1}") == 0);
+		CHECK(strcmp(rows[2].payload, "{\"b\":1}") == 0);
+		CHECK(strcmp(rows[3].payload, "{\"a\":3}") == 0 && rows[3].retain);
+	}
+	for (int i = 0; i < n; i++)
+		store_outbox_row_free(&rows[i]);
+	store_close(st);
+	cfg_free(cfg);
+}
 
 int main(void)
 {
 	fx_init("store-events");
 	test_events();
 	test_outbox();
+	test_supersede();
 	fx_done();
 	return check_report();
 }
