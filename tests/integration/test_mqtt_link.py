@@ -249,7 +249,9 @@ def test_tls_verifies_the_broker_name(env):
         if good:
             wait_for(lambda: connects(env, log) >= 1, 15, "connected over TLS to broker.yw.test")
         else:
-            wait_for(lambda: "TLS handshake failed: host name verification failed" in env.log(log),
+            # "TLS setup failed" when the handshake ran inside the attempt's
+            # thread, "TLS handshake failed" when it ran in the loop
+            wait_for(lambda: "host name verification failed" in env.log(log),
                      15, "a certificate for other.yw.test refused")
             time.sleep(2)
             eq(connects(env, log), 0, "never connected to a broker with another name")
