@@ -122,6 +122,9 @@ static int64_t mqtt_backoff_step(struct mqtt_link *m, int64_t from, int64_t now)
 	m->backoff_ms *= 2;
 	if (m->backoff_ms > MQTT_BACKOFF_MAX_MS)
 		m->backoff_ms = MQTT_BACKOFF_MAX_MS;
+	if (m->lost_ms && m->quick_drops == 0 && now - m->lost_ms < MQTT_RETURN_WINDOW_MS &&
+	    m->backoff_ms > MQTT_RETURN_MAX_MS)
+		m->backoff_ms = MQTT_RETURN_MAX_MS;
 	return wait;
 }
 
@@ -170,10 +173,12 @@ void mqtt_session_lost(struct mqtt_link *m, int64_t now)
 	mqtt_drop_instance(m);
 	m->state = MQ_WAIT;
 	m->round_left = m->cfg.nbrokers;
-	if (held >= MQTT_HELD_MS)
+	if (held >= MQTT_HELD_MS) {
 		m->quick_drops = 0;
-	else
+		m->lost_ms = now;
+	} else {
 		m->quick_drops++;
+	}
 	if (m->quick_drops >= 2) {
 		char url[sizeof m->url];
 		int64_t wait;

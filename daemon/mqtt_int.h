@@ -79,6 +79,12 @@
 #define MQTT_CONNECT_TIMEOUT_MS 10000
 #define MQTT_HELD_MS 5000             /* a session shorter than this is a quick drop */
 #define MQTT_JITTER_PCT 20
+/* After a session that held is lost, the broker is most likely back soon
+ * (a restart, a failover): for MQTT_RETURN_WINDOW_MS the waits stop growing
+ * at MQTT_RETURN_MAX_MS, so the link is back within a few seconds of the
+ * broker; then they grow to MQTT_BACKOFF_MAX_MS. */
+#define MQTT_RETURN_WINDOW_MS (2 * 60 * 1000)
+#define MQTT_RETURN_MAX_MS 4000
 #define MQTT_TICK_MS 1000
 #define MQTT_SYSTEM_CAPATH "/etc/ssl/certs"
 #define MQTT_TLS_VERIFY_PEER 1        /* OpenSSL's SSL_VERIFY_PEER */
@@ -113,6 +119,7 @@ struct mqtt_link {
 	size_t round_left;           /* attempts left before the round's wait */
 	int64_t up_since_ms;         /* CONNACK of the session */
 	int quick_drops;             /* sessions dropped within MQTT_HELD_MS, in a row */
+	int64_t lost_ms;             /* when a session that held was lost; 0 none */
 	uint32_t rng;                /* jitter */
 
 	/* Set by the library's callbacks during one service step. */
