@@ -207,8 +207,6 @@ def drain(args):  # noqa: C901
 
 # ---------------------------------------------------------------- soak ----
 
-SOAK_FAULTS = ("garbage", "silent", "wrong_unit")
-
 
 def main():
     ap = argparse.ArgumentParser()

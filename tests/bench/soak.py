@@ -19,6 +19,7 @@ import yw  # noqa: E402
 from yw import wait_for  # noqa: E402
 
 P = "yardwatch/test-site/gw1"
+SOAK_FAULTS = ("garbage", "silent", "wrong_unit")
 
 
 class SoakSub:
