@@ -18,7 +18,9 @@
 
 /* What the driver needs to know of its bus; the daemon fills it from its
  * config. */
-enum drv_bus_type { DRV_BUS_RTU, DRV_BUS_TCP };
+/* DRV_BUS_RTU_TCP: Modbus RTU frames (with CRC) over a TCP connection, as a
+ * serial device server in transparent mode carries them. */
+enum drv_bus_type { DRV_BUS_RTU, DRV_BUS_TCP, DRV_BUS_RTU_TCP };
 
 struct drv_settings {
 	char id[YW_ID_MAX];          /* the bus id, for log lines */
@@ -30,7 +32,7 @@ struct drv_settings {
 	int data_bits, stop_bits;
 	bool rs485;                  /* ask for the kernel's RS-485 mode */
 	int inter_frame_delay_ms;    /* silence kept between requests */
-	/* tcp */
+	/* tcp, rtu-tcp */
 	char host[256];
 	int port;
 	/* both */

@@ -1,0 +1,35 @@
+/*
+ * link: where `read` and `scan` send their Modbus requests. A link is either
+ * the command line's own driver on the line (a bus the daemon does not poll,
+ * or no daemon at all) or the daemon's control socket (a bus the daemon
+ * polls: its bus worker runs the request between two polls). read and scan
+ * see only this interface.
+ */
+#ifndef YW_CLI_LINK_H
+#define YW_CLI_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../drivers/driver.h"
+#include "../config.h"
+
+/* What the command line named: --bus ID (a bus of the config) or a line of
+ * its own (--tcp, --rtu-tcp, --rtu with its serial settings). */
+struct cli_target {
+	char bus_id[YW_ID_MAX];      /* --bus ID; "" for a line of its own */
+	struct drv_settings s;       /* the line's settings (from the config for --bus) */
+};
+
+struct cli_link;
+
+/* Read COUNT registers or bits of table T from UNIT at START into OUT, as
+ * driver_read() does (same statuses; *EXC on DRV_EXCEPTION / DRV_GATEWAY).
+ * ERR (ERRLEN bytes) gets a one-line reason when the status is not DRV_OK
+ * and not an exception. */
+enum drv_status cli_link_read(struct cli_link *l, int unit, enum yw_table t, uint16_t start,
+			      uint16_t count, uint16_t *out, int *exc, char *err, size_t errlen);
+
+void cli_link_close(struct cli_link *l);
+
+#endif
