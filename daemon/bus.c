@@ -89,6 +89,7 @@ void bus_result_free(struct bus_result *r)
 		return;
 	free(r->values);
 	free(r->quality);
+	free(r->raw);
 	free(r);
 }
 
@@ -99,8 +100,9 @@ struct bus_result *bus_result_new(enum bus_result_kind kind, const struct bus_de
 	if (!r)
 		return NULL;
 	r->kind = kind;
-	r->dev = bd->dev;
-	util_strlcpy(r->dev_id, bd->cfg.id, sizeof r->dev_id);
+	r->dev = bd ? bd->dev : -1;
+	if (bd)
+		util_strlcpy(r->dev_id, bd->cfg.id, sizeof r->dev_id);
 	r->npoints = npoints;
 	r->cmd_value = NAN;
 	if (npoints) {
@@ -443,13 +445,21 @@ out_free:
 
 enum bus_submit_rc bus_submit(struct bus_worker *w, const struct bus_cmd *cmd)
 {
-	struct bus_dev *bd = bus_find_dev(w, cmd->dev_id);
+	struct bus_dev *bd = cmd->raw ? NULL : bus_find_dev(w, cmd->dev_id);
 	enum bus_submit_rc rc = BUS_SUBMIT_OK;
 
-	if (!bd || cmd->pt < 0 || (size_t)cmd->pt >= bd->cfg.npoints)
-		return BUS_SUBMIT_REFUSED;
-	if (atomic_load(&bd->offline))
-		return BUS_SUBMIT_OFFLINE;
+	if (cmd->raw) {
+		bool bits = cmd->table == TABLE_COIL || cmd->table == TABLE_DISCRETE;
+		if (cmd->unit < 0 || cmd->unit > 255 || cmd->count < 1 ||
+		    cmd->count > (bits ? BUS_RAW_MAX : 125) ||
+		    (uint32_t)cmd->start + cmd->count > 65536u || cmd->timeout_ms < 0)
+			return BUS_SUBMIT_REFUSED;
+	} else {
+		if (!bd || cmd->pt < 0 || (size_t)cmd->pt >= bd->cfg.npoints)
+			return BUS_SUBMIT_REFUSED;
+		if (atomic_load(&bd->offline))
+			return BUS_SUBMIT_OFFLINE;
+	}
 	struct bus_cmd_node *n = calloc(1, sizeof *n);
 	if (!n) {
 		log_error(BUS_COMP, "bus %s: out of memory", w->id);

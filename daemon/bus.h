@@ -26,14 +26,30 @@ enum bus_result_kind { BUS_RES_POLL, BUS_RES_CMD };
 /* Commands waiting for one bus at most; more are refused (busy). */
 #define BUS_CMD_QUEUE_MAX 16
 
-/* A command from the main loop: read or write one point. */
+/* Who asked for a command: its result goes back there. */
+#define BUS_ORIGIN_MQTT 0u             /* the mqtt link: P/cmd/result */
+#define BUS_ORIGIN_CTL 0x80000000u     /* | a control-socket client's token */
+
+/* Registers (or bits) a raw read may ask for: the Modbus limit of bits. */
+#define BUS_RAW_MAX 2000
+
+/* A command from the main loop: read or write one point, or (raw) one
+ * Modbus read of the bus for `yardwatch read` / `scan`. */
 struct bus_cmd {
-	char req_id[YW_TEXT_MAX];   /* the MQTT request id ("" when absent) */
+	char req_id[YW_TEXT_MAX];   /* the request id ("" when absent) */
 	bool req_id_null;           /* the request had no readable id */
-	char dev_id[YW_ID_MAX];     /* the device, by id */
+	uint32_t origin;            /* BUS_ORIGIN_* */
+	char dev_id[YW_ID_MAX];     /* the device, by id (not for raw) */
 	int pt;                     /* index of the point in the device's points */
 	bool write;
 	double value;               /* engineering value to write */
+	/* raw: UNIT's TABLE from START, COUNT registers or bits; answered
+	 * within TIMEOUT_MS (0: the bus's timeout and retries; else no retry) */
+	bool raw;
+	int unit;
+	enum yw_table table;
+	uint16_t start, count;
+	int timeout_ms;
 };
 
 struct bus_result {
@@ -62,6 +78,11 @@ struct bus_result {
 	double cmd_value;           /* the value read (back); NAN when none */
 	bool cmd_has_value;         /* cmd_value holds a value read from the device
 	                               (also for a write whose read back differs) */
+	/* a raw read: its driver status and exception code, and (DRV_OK) the
+	 * registers or bits read, cmd.count of them */
+	enum drv_status raw_status;
+	int raw_exc;
+	uint16_t *raw;              /* owned */
 };
 
 /* Results from all workers to the main loop. */
@@ -95,7 +116,8 @@ const char *bus_id(const struct bus_worker *w);
 /* Queue a command for the worker (copied). */
 enum bus_submit_rc {
 	BUS_SUBMIT_OK = 0,
-	BUS_SUBMIT_REFUSED = -1,    /* no such device or point on this bus, or stopping */
+	BUS_SUBMIT_REFUSED = -1,    /* no such device or point on this bus, a raw
+	                               read out of the Modbus limits, or stopping */
 	BUS_SUBMIT_BUSY = -2,       /* BUS_CMD_QUEUE_MAX commands wait already */
 	BUS_SUBMIT_OFFLINE = -3,    /* the device is offline (backing off) */
 };

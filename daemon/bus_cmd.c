@@ -206,15 +206,53 @@ static int bus_write_point(struct bus_worker *w, const struct device_cfg *dev,
 	return 0;
 }
 
+/* A raw read (C->raw): its status, exception and registers in a result. */
+static struct bus_result *bus_run_raw(struct bus_worker *w, const struct bus_cmd *c)
+{
+	struct bus_result *r = bus_result_new(BUS_RES_CMD, NULL, 0);
+	uint16_t *regs = calloc(c->count, sizeof *regs);
+
+	if (!r || !regs) {
+		log_error(BUS_COMP, "bus %s: out of memory", w->id);
+		bus_result_free(r);
+		free(regs);
+		return NULL;
+	}
+	r->cmd = *c;
+	if (c->timeout_ms > 0)
+		driver_set_timeout(w->drv, c->timeout_ms, 0);
+	r->raw_status = driver_read(w->drv, c->unit, c->table, c->start, c->count, regs,
+				    &r->raw_exc);
+	if (c->timeout_ms > 0)
+		driver_set_timeout(w->drv, w->bus.timeout_ms, w->bus.retries);
+	if (atomic_load(&w->stopping)) {
+		bus_result_free(r);
+		free(regs);
+		return NULL;
+	}
+	r->cmd_ok = r->raw_status == DRV_OK;
+	if (r->cmd_ok)
+		r->raw = regs;
+	else
+		free(regs);
+	if (!r->cmd_ok)
+		bus_drv_error(r->error, sizeof r->error, "read", r->raw_status, r->raw_exc);
+	r->ts_ms = util_wall_ms();
+	return r;
+}
+
 /* Run command C; the result, or NULL when stopping / out of memory. A
  * command for a device that went offline after it was queued is refused
  * without I/O (bus_int.h). */
 struct bus_result *bus_run_cmd(struct bus_worker *w, const struct bus_cmd *c)
 {
-	struct bus_dev *bd = bus_find_dev(w, c->dev_id);
+	struct bus_dev *bd;
 	struct bus_result *r;
 	int rc;
 
+	if (c->raw)
+		return bus_run_raw(w, c);
+	bd = bus_find_dev(w, c->dev_id);
 	if (!bd)
 		return NULL;   /* bus_submit() checked it: cannot happen */
 	const struct device_cfg *dev = &bd->cfg;

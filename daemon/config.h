@@ -35,6 +35,9 @@ enum yw_category {
 enum yw_when { WHEN_ABOVE, WHEN_BELOW, WHEN_EQUALS, WHEN_NOT_EQUALS };
 #define CONFIG_NWHENS 4
 
+#define CONFIG_CONTROL_SOCKET "/run/yardwatch/control.sock"
+#define YW_CTL_PATH_MAX 108         /* a unix socket's sun_path */
+
 enum yw_bus_type { BUS_RTU, BUS_TCP };
 #define CONFIG_NBUS_TYPES 2
 
@@ -128,6 +131,9 @@ struct config {
 	int retention_days;          /* default 90 */
 	int max_mb;                  /* default 256, at least CONFIG_MAX_MB_MIN */
 	char profiles_dir[YW_PATH_MAX];
+	/* the control socket's path (default CONFIG_CONTROL_SOCKET); "" when
+	 * the config says null (no control socket) */
+	char control_socket[YW_CTL_PATH_MAX];
 	enum yw_log_level log_level; /* "log_level" key, default info */
 	struct mqtt_cfg mqtt;
 	struct bus_cfg *buses;       /* owned */

@@ -372,40 +372,6 @@ static void on_poll(struct gateway *gw, const struct bus_result *r)
 	}
 }
 
-void gw_publish_result(struct gateway *gw, const char *id, bool ok, const char *err,
-			   const struct pl_value *value)
-{
-	char topic[YW_TEXT_MAX * 4];
-	char *json;
-
-	if (!gw->link)
-		return;
-	json = payload_cmd_result(id, ok, err, value);
-	if (!json)
-		return;
-	gw_topic_of(gw, topic, sizeof topic, "cmd/result");
-	if (mqtt_publish(gw->link, topic, json, 1, false, NULL) < 0)
-		log_warn("cmd", "result of request %s not sent: broker link down", id ? id : "null");
-	free(json);
-}
-
-static void on_cmd_result(struct gateway *gw, const struct bus_result *r)
-{
-	const struct bus_cmd *c = &r->cmd;
-	if (r->dev < 0 || c->pt < 0 || (size_t)c->pt >= gw->cfg->devices[r->dev].npoints) {
-		gw_publish_result(gw, c->req_id_null ? NULL : c->req_id, false,
-			       "configuration changed while the request ran", NULL);
-		return;
-	}
-	const struct point_cfg *pc = &gw->cfg->devices[r->dev].points[c->pt];
-	struct pl_value v = gw_pv_of(pc, r->cmd_value, r->cmd_ok);
-	log_info("cmd", "%s %s.%s: %s%s", c->write ? "write" : "read",
-		 gw->cfg->devices[r->dev].id, pc->name, r->cmd_ok ? "ok" : "failed: ",
-		 r->cmd_ok ? "" : r->error);
-	gw_publish_result(gw, c->req_id_null ? NULL : c->req_id, r->cmd_ok,
-		       r->cmd_ok ? NULL : r->error, r->cmd_ok ? &v : NULL);
-}
-
 /* The index in the gateway's config of the device of R: a worker kept over
  * a reload numbers the devices as the config it was started with did, so
  * the id decides (the index is tried first). -1 when the device is gone. */
@@ -427,7 +393,7 @@ void gateway_on_result(struct gateway *gw, const struct bus_result *r)
 	rr.dev = result_device(gw, r);
 	rr.ts_ms = clock_stamp();
 	if (r->kind == BUS_RES_CMD) {
-		on_cmd_result(gw, &rr);
+		gw_cmd_on_result(gw, &rr);
 		return;
 	}
 	/* a poll of a device that is gone, or was redefined: dropped */

@@ -35,6 +35,12 @@ void gateway_attach(struct gateway *gw, struct bus_worker **workers, struct mqtt
  * old config stays in use). */
 int gateway_reconfigure(struct gateway *gw, const struct config *cfg);
 
+/* The control socket (ctl.h; NULL: none). Its requests go to
+ * gateway_ctl_request (pass GW as ctx to ctl_open). */
+struct ctl;
+void gateway_attach_ctl(struct gateway *gw, struct ctl *ctl);
+void gateway_ctl_request(void *ctx, uint32_t token, const char *line, size_t len);
+
 /* A result from a bus worker (ownership stays with the caller). */
 void gateway_on_result(struct gateway *gw, const struct bus_result *r);
 

@@ -82,6 +82,7 @@ struct gateway {
 	struct store *st;
 	struct bus_worker **workers;
 	struct mqtt_link *link;
+	struct ctl *ctl;            /* the control socket, or NULL */
 
 	struct dev_rt *devs;        /* cfg->ndevices */
 	struct alarm_rt *alarms;    /* cfg->nalarms */
@@ -120,7 +121,17 @@ void gw_topic_of(const struct gateway *gw, char *buf, size_t len, const char *fm
 bool gw_mqtt_on(const struct gateway *gw);
 struct pl_value gw_pv_of(const struct point_cfg *p, double v, bool present);
 const int *gw_alarms_of_point(const struct gateway *gw, int dev, int pt);
-void gw_publish_result(struct gateway *gw, const char *id, bool ok, const char *err, const struct pl_value *value);
+
+/* gw_cmd.c: commands from the MQTT link or the control socket; the result
+ * goes back to ORIGIN (bus.h BUS_ORIGIN_*) */
+void gw_cmd_result(struct gateway *gw, uint32_t origin, const char *id, bool ok, const char *err,
+		   const struct pl_value *value);
+void gw_cmd_run(struct gateway *gw, const struct pl_cmd *c, uint32_t origin);
+void gw_cmd_on_result(struct gateway *gw, const struct bus_result *r);
+void gw_cmd_mqtt_message(void *ctx, const char *topic, const char *payload, size_t len);
+
+/* gw_ctl.c: the control socket's requests */
+void gw_ctl_raw_result(struct gateway *gw, const struct bus_result *r);
 
 /* gw_alarms.c */
 int gw_emit_alarm(struct gateway *gw, int a, enum alarm_event ev, int64_t ts, int64_t raised_ts,

@@ -21,6 +21,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "ctl.h"
 #include "gateway.h"
 #include "log.h"
 #include "mqtt.h"
@@ -48,6 +49,7 @@ struct daemon {
 	                                  holds its serial line or connection */
 	size_t nretiring;
 	struct mqtt_link *link;
+	struct ctl *ctl;            /* the control socket, or NULL */
 	struct stat link_files[3];  /* the TLS files (CA, cert, key) the link was made with */
 	int sigfd;
 	int64_t watchdog_ms;        /* 0: no watchdog */
@@ -265,6 +267,25 @@ static void stop_link(struct daemon *dm, bool clean)
 	dm->link = NULL;
 }
 
+/* ---------- control socket ---------- */
+
+/* Open the control socket the config names (none for null); on failure
+ * (logged) the daemon runs without it: polling and alarms come first. */
+static void start_ctl(struct daemon *dm)
+{
+	if (dm->cfg->control_socket[0])
+		dm->ctl = ctl_open(dm->cfg->control_socket, gateway_ctl_request, dm->gw);
+	gateway_attach_ctl(dm->gw, dm->ctl);
+}
+
+static void stop_ctl(struct daemon *dm)
+{
+	if (dm->gw)
+		gateway_attach_ctl(dm->gw, NULL);
+	ctl_close(dm->ctl);
+	dm->ctl = NULL;
+}
+
 /* ---------- reload ---------- */
 
 static int find_bus(const struct config *cfg, const char *id)
@@ -350,8 +371,13 @@ static void reload(struct daemon *dm)
 		store_configure(dm->st, dm->cfg);
 		config_free(ncfg);
 	} else {
+		bool ctl_moved = strcmp(dm->cfg->control_socket, ncfg->control_socket) != 0;
 		config_free(dm->cfg);
 		dm->cfg = ncfg;
+		if (ctl_moved) {
+			stop_ctl(dm);
+			start_ctl(dm);
+		}
 	}
 	if (dm->cli_log_level < 0)
 		log_set_level(dm->cfg->log_level);
@@ -407,8 +433,8 @@ static void watchdog_setup(struct daemon *dm)
 static int run(struct daemon *dm)
 {
 	for (;;) {
-		struct pollfd pfd[3];
-		int nfd = 0, timeout;
+		struct pollfd pfd[3 + CTL_FDS_MAX];
+		int nfd = 0, timeout, nctl = 0;
 		int64_t now = util_mono_ms();
 
 		if (dm->watchdog_ms > 0 && now >= dm->next_watchdog) {
@@ -436,8 +462,16 @@ static int run(struct daemon *dm)
 		pfd[nfd++] = (struct pollfd){ .fd = dm->sigfd, .events = POLLIN };
 		pfd[nfd++] = (struct pollfd){ .fd = bus_queue_fd(dm->q), .events = POLLIN };
 		int mfd = dm->link ? mqtt_fd(dm->link) : -1;
-		if (mfd >= 0)
+		int imq = -1;
+		if (mfd >= 0) {
+			imq = nfd;
 			pfd[nfd++] = (struct pollfd){ .fd = mfd, .events = mqtt_events(dm->link) };
+		}
+		int ictl = nfd;
+		if (dm->ctl) {
+			nctl = ctl_pollfds(dm->ctl, pfd + nfd);
+			nfd += nctl;
+		}
 
 		int n = poll(pfd, (nfds_t)nfd, timeout);
 		if (n < 0 && errno != EINTR) {
@@ -465,7 +499,10 @@ static int run(struct daemon *dm)
 			}
 		}
 		if (dm->link)
-			mqtt_service(dm->link, mfd >= 0 && nfd == 3 ? pfd[2].revents : 0, now);
+			mqtt_service(dm->link, imq >= 0 && n > 0 ? pfd[imq].revents : 0, now);
+		/* after a reload the socket may be another: its fds were not polled */
+		if (dm->ctl && nctl > 0 && n > 0)
+			ctl_service(dm->ctl, pfd + ictl, nctl);
 	}
 }
 
@@ -544,6 +581,7 @@ int main(int argc, char **argv)
 	if (start_link(&dm) < 0)
 		goto out_workers;
 	gateway_attach(dm.gw, dm.workers, dm.link);
+	start_ctl(&dm);
 	watchdog_setup(&dm);
 	notify("READY=1");
 	log_info("main", "polling started");
@@ -558,10 +596,12 @@ int main(int argc, char **argv)
 		bus_result_free(r);
 	}
 	gateway_flush(dm.gw);
+	stop_ctl(&dm);
 	gateway_attach(dm.gw, NULL, dm.link);
 	stop_link(&dm, true);
 	log_info("main", "stopped");
 out_workers:
+	stop_ctl(&dm);
 	stop_workers(&dm, STOP_BUDGET_MS);
 	stop_link(&dm, false);
 	bus_queue_free(dm.q);

@@ -83,6 +83,11 @@ enum drv_status driver_read(struct driver *d, int unit, enum yw_table t,
 enum drv_status driver_write(struct driver *d, int unit, enum yw_table t,
 			     uint16_t start, uint16_t count, const uint16_t *regs, int *exc);
 
+/* Change the timeout (response and byte) and the retries of the calls that
+ * follow (a scan probes with a short timeout and no retry, then the bus's
+ * settings are put back). */
+void driver_set_timeout(struct driver *d, int timeout_ms, int retries);
+
 /* From another thread: make a blocked call return soon (TCP: shutdown() of
  * the socket; RTU: at most one timeout). The driver stays aborted: every
  * later call returns DRV_LINK at once. Only for stopping. */

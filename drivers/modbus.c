@@ -223,6 +223,14 @@ static int driver_set_timeouts(struct driver *d)
 	return 0;
 }
 
+void driver_set_timeout(struct driver *d, int timeout_ms, int retries)
+{
+	d->bus.timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+	d->bus.retries = retries < 0 ? 0 : retries;
+	if (d->ctx)
+		(void)driver_set_timeouts(d);
+}
+
 static modbus_t *driver_new_ctx(const struct drv_settings *bus)
 {
 	if (bus->type == DRV_BUS_RTU)

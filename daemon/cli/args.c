@@ -21,6 +21,8 @@ const char cli_usage_text[] =
 	"  history POINT [--since T] [--until T] [--csv]\n"
 	"                                 stored readings of DEVICE.POINT, oldest first\n"
 	"  report [--since T]             maintenance report (default since 7d)\n"
+	"  ack ALARM [--by NAME]          acknowledge an active alarm (through the daemon)\n"
+	"  write POINT VALUE              write a writable point (through the daemon), print the value read back\n"
 	"options:\n"
 	"  -c FILE     the daemon's config, read for storage.path (default " CLI_DEFAULT_CONFIG ")\n"
 	"  --db PATH   open the store at PATH\n"
@@ -28,7 +30,8 @@ const char cli_usage_text[] =
 	"  --help, --version\n"
 	"T is an ISO-8601 time (2026-11-26T04:10:03Z, 2026-11-26) or a duration back from now\n"
 	"(90s, 15m, 2h, 7d). Times are printed in RFC 3339 UTC with milliseconds.\n"
-	"exit: 0 ok, 64 bad usage, 66 no such store / device / point, 1 other errors\n";
+	"exit: 0 ok, 64 bad usage, 66 no such store / device / point / alarm,\n"
+	"      75 bus in use by a daemon that cannot be reached, 1 other errors\n";
 
 const struct cli_cmd cli_cmds[] = {
 	{ "status", cli_status, 0, 0, 0 },
@@ -37,6 +40,8 @@ const struct cli_cmd cli_cmds[] = {
 	{ "alarms", cli_alarms, OPT_ACTIVE | OPT_SINCE, 0, 0 },
 	{ "history", cli_history, OPT_SINCE | OPT_UNTIL | OPT_CSV, 1, 1 },
 	{ "report", cli_report, OPT_SINCE, 0, 0 },
+	{ "ack", cli_ack, OPT_BY, 1, 1 },
+	{ "write", cli_write, 0, 2, 2 },
 	{ NULL, NULL, 0, 0, 0 },
 };
 
@@ -110,18 +115,30 @@ int cli_parse_cmd(struct cli *c, const struct cli_cmd *cmd, int argc, char **arg
 			if ((r = cli_time_arg(c, "--until", v, &c->until)) != CLI_EX_OK)
 				return r;
 			c->has_until = true;
-		} else if (a[0] == '-' && a[1] != '\0') {
+		} else if ((cmd->opts & OPT_BY) &&
+			   ((v = cli_opt_value(argc, argv, &i, "--by", &missing)) || missing)) {
+			if (missing || !*v)
+				return cli_usage_error("--by needs a name");
+			c->by = v;
+		} else if (a[0] == '-' && a[1] != '\0' && !(nargs == 1 && c->arg2 == NULL &&
+							   cmd->max_args == 2)) {
 			return cli_usage_error("%s: unknown option '%s'", cmd->name, a);
 		} else {
 			if (nargs >= cmd->max_args)
 				return cli_usage_error("%s: unexpected argument '%s'", cmd->name, a);
-			c->arg = a;
+			if (nargs == 0)
+				c->arg = a;
+			else
+				c->arg2 = a;
 			nargs++;
 		}
 	}
 	if (nargs < cmd->min_args)
 		return cli_usage_error("%s: missing %s", cmd->name,
 				       strcmp(cmd->name, "history") == 0 ? "POINT (DEVICE.POINT)" :
+				       strcmp(cmd->name, "ack") == 0 ? "ALARM" :
+				       strcmp(cmd->name, "write") == 0 ?
+				       (nargs == 0 ? "POINT (DEVICE.POINT) and VALUE" : "VALUE") :
 				       "argument");
 	if (c->json && c->csv)
 		return cli_usage_error("%s: --json and --csv exclude each other", cmd->name);

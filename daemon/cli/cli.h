@@ -18,10 +18,13 @@
 #include "../config.h"
 #include "../store/query.h"
 
+#include <jansson.h>
+
 #define CLI_EX_OK 0
 #define CLI_EX_FAIL 1
 #define CLI_EX_USAGE 64
 #define CLI_EX_NOINPUT 66
+#define CLI_EX_TEMPFAIL 75   /* a serial line held by a daemon that cannot be reached */
 
 #define CLI_DEFAULT_CONFIG "/etc/yardwatch/yardwatch.json"
 #define CLI_DAY_MS 86400000LL
@@ -32,6 +35,18 @@ enum {
 	OPT_SINCE = 1 << 1,
 	OPT_UNTIL = 1 << 2,
 	OPT_CSV = 1 << 3,
+	OPT_BY = 1 << 4,
+};
+
+/* What the daemon said of itself over its control socket (cli_daemon_ask). */
+struct cli_daemon {
+	bool asked;
+	bool known;               /* false: the store names no control socket
+	                             (the daemon has none): its state is unknown */
+	bool running;             /* it answered */
+	int pid;
+	char error[320];          /* why not running / not asked, for people */
+	json_t *status;           /* owned: its status reply, when running */
 };
 
 struct cli {
@@ -40,8 +55,18 @@ struct cli {
 	bool json, csv, active;
 	bool has_since, has_until;
 	int64_t now, since, until;
-	const char *arg;          /* DEVICE (points) or POINT (history) */
+	const char *arg;          /* DEVICE (points), POINT (history, write), ALARM (ack) */
+	const char *arg2;         /* VALUE (write) */
+	const char *by;           /* ack --by NAME */
+	char ctl_path[108];       /* the daemon's control socket ("" none) */
+	bool ctl_known;           /* ctl_path is what the store or config says */
+	struct cli_daemon daemon;
 };
+
+/* daemon.c: ask the daemon over its control socket whether it runs (once;
+ * the answer is kept in C->daemon). */
+void cli_daemon_ask(struct cli *c);
+void cli_daemon_free(struct cli *c);
 
 struct cli_cmd {
 	const char *name;
@@ -72,5 +97,7 @@ int cli_points(struct cli *c);
 int cli_alarms(struct cli *c);
 int cli_history(struct cli *c);
 int cli_report(struct cli *c);
+int cli_ack(struct cli *c);
+int cli_write(struct cli *c);
 
 #endif

@@ -1,15 +1,66 @@
 /*
  * cmd_status: the commands about the present state: status (the gateway
- * summary), devices, points (latest values).
+ * summary), devices, points (latest values). Each asks the daemon whether
+ * it runs (daemon.c): while it does not, devices are `unknown` and points
+ * `stale` whatever the store last recorded, and status says so.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../store/query_json.h"
 #include "cli.h"
 #include "output.h"
 
+/* The daemon is known not to run: what the store says is history. */
+static bool cli_daemon_down(struct cli *c)
+{
+	cli_daemon_ask(c);
+	return c->daemon.known && !c->daemon.running;
+}
+
 /* ---- status ---- */
+
+/* "daemon" and "uplinks" of status --json. */
+static json_t *cli_status_daemon_json(struct cli *c, json_t *o)
+{
+	const struct cli_daemon *d = &c->daemon;
+	json_t *ups = d->running ? json_object_get(d->status, "uplinks") : NULL;
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "daemon",
+			    json_pack("{s:o, s:o}", "running",
+				      d->known ? json_boolean(d->running) : json_null(), "pid",
+				      d->running ? json_integer(d->pid) : json_null()));
+	json_object_set_new(o, "uplinks", ups ? json_incref(ups) : json_array());
+	return o;
+}
+
+/* The table rows of the daemon and its links. */
+static void cli_status_daemon_rows(struct cli *c, struct cli_table *t)
+{
+	const struct cli_daemon *d = &c->daemon;
+	char line[400];
+	size_t i;
+	json_t *u;
+
+	if (d->running)
+		snprintf(line, sizeof line, "running (pid %d, version %s)", d->pid,
+			 json_string_value(json_object_get(d->status, "version")) ? json_string_value(json_object_get(d->status, "version")) : "?");
+	else
+		snprintf(line, sizeof line, "%s%s", d->known ? "" : "unknown: ", d->error);
+	cli_table_row(t, "daemon", line);
+	json_array_foreach(d->running ? json_object_get(d->status, "uplinks") : NULL, i, u) {
+		char label[96];
+		snprintf(label, sizeof label, "uplink %s",
+			 json_string_value(json_object_get(u, "id")) ? json_string_value(json_object_get(d->status, "version")) : "?");
+		snprintf(line, sizeof line, "%s, %lld unsent",
+			 json_is_true(json_object_get(u, "connected")) ? "connected" : "NOT connected",
+			 (long long)json_integer_value(json_object_get(u, "outbox_depth")));
+		cli_table_row(t, label, line);
+	}
+}
 
 static int cli_status_table(struct cli *c, const struct query_status *st)
 {
@@ -22,8 +73,12 @@ static int cli_status_table(struct cli *c, const struct query_status *st)
 
 	snprintf(site, sizeof site, "%s%s%s%s", st->site ? st->site : "-", named ? " (" : "",
 		 named ? name : "", named ? ")" : "");
-	snprintf(devs, sizeof devs, "%lld online / %lld", (long long)st->devices_online,
-		 (long long)st->devices_total);
+	if (cli_daemon_down(c))
+		snprintf(devs, sizeof devs, "%lld, state unknown (the daemon does not run)",
+			 (long long)st->devices_total);
+	else
+		snprintf(devs, sizeof devs, "%lld online / %lld", (long long)st->devices_online,
+			 (long long)st->devices_total);
 	snprintf(alarms, sizeof alarms, "%lld active", (long long)st->alarms_active);
 	snprintf(outbox, sizeof outbox, "%lld unsent", (long long)st->outbox_depth);
 	if (st->max_bytes > 0)
@@ -52,6 +107,7 @@ static int cli_status_table(struct cli *c, const struct query_status *st)
 
 	cli_table_row(&t, "site", site);
 	cli_table_row(&t, "gateway", st->gateway);
+	cli_status_daemon_rows(c, &t);
 	cli_table_row(&t, "devices", devs);
 	cli_table_row(&t, "alarms", alarms);
 	cli_table_row(&t, "outbox", outbox);
@@ -69,7 +125,10 @@ int cli_status(struct cli *c)
 
 	if (rc != QUERY_OK)
 		return cli_query_fail(c, rc);
-	ret = c->json ? cli_print_json(query_json_status(&st)) : cli_status_table(c, &st);
+	if (cli_daemon_down(c))
+		st.devices_online = 0;
+	ret = c->json ? cli_print_json(cli_status_daemon_json(c, query_json_status(&st))) :
+			cli_status_table(c, &st);
 	query_status_free(&st);
 	return ret;
 }
@@ -103,6 +162,14 @@ int cli_devices(struct cli *c)
 
 	if (rc != QUERY_OK)
 		return cli_query_fail(c, rc);
+	if (cli_daemon_down(c)) {
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(rows[i].state, "disabled") != 0)
+				snprintf(rows[i].state, sizeof rows[i].state, "unknown");
+		if (!c->json)
+			fprintf(stderr, "yardwatch: daemon %s: device states unknown\n",
+				c->daemon.error);
+	}
 	ret = c->json ? cli_print_json(query_json_devices(rows, n)) : cli_devices_table(rows, n);
 	free(rows);
 	return ret;
@@ -137,6 +204,14 @@ int cli_points(struct cli *c)
 
 	if (rc != QUERY_OK)
 		return cli_query_fail(c, rc);
+	if (cli_daemon_down(c)) {
+		for (size_t i = 0; i < n; i++)
+			if (rows[i].latest.ts != QUERY_NO_TIME)
+				rows[i].latest.quality = Q_STALE;
+		if (!c->json)
+			fprintf(stderr, "yardwatch: daemon %s: values are stale\n",
+				c->daemon.error);
+	}
 	ret = c->json ? cli_print_json(query_json_points(rows, n)) : cli_points_table(rows, n);
 	free(rows);
 	return ret;

@@ -20,8 +20,8 @@ int cli_query_fail(struct cli *c, int rc)
 	return rc == QUERY_NOT_FOUND ? CLI_EX_NOINPUT : CLI_EX_FAIL;
 }
 
-/* storage.path from the config FILE. */
-static int cli_config_path(const char *file, char *out, size_t len)
+/* storage.path (and control_socket, into C) from the config FILE. */
+static int cli_config_path(struct cli *c, const char *file, char *out, size_t len)
 {
 	char *errs = NULL;
 	size_t errlen = 0;
@@ -49,6 +49,8 @@ static int cli_config_path(const char *file, char *out, size_t len)
 	}
 	free(errs);
 	util_strlcpy(out, cfg->storage_path, len);
+	util_strlcpy(c->ctl_path, cfg->control_socket, sizeof c->ctl_path);
+	c->ctl_known = true;
 	config_free(cfg);
 	return CLI_EX_OK;
 }
@@ -65,6 +67,23 @@ static int cli_open(struct cli *c)
 	}
 	rc = query_begin(c->q);
 	return rc == QUERY_OK ? CLI_EX_OK : cli_query_fail(c, rc);
+}
+
+/* Where the daemon listens: what the store says (the daemon that writes it
+ * records its control_socket), else the config's. */
+static int cli_find_ctl(struct cli *c)
+{
+	char path[sizeof c->ctl_path];
+	bool known;
+	int rc = query_control_socket(c->q, path, sizeof path, &known);
+
+	if (rc != QUERY_OK)
+		return cli_query_fail(c, rc);
+	if (known) {
+		util_strlcpy(c->ctl_path, path, sizeof c->ctl_path);
+		c->ctl_known = true;
+	}
+	return CLI_EX_OK;
 }
 
 int main(int argc, char **argv)
@@ -89,15 +108,18 @@ int main(int argc, char **argv)
 
 	if (db)
 		util_strlcpy(c.path, db, sizeof c.path);
-	else if ((r = cli_config_path(cfg_file ? cfg_file : CLI_DEFAULT_CONFIG, c.path,
+	else if ((r = cli_config_path(&c, cfg_file ? cfg_file : CLI_DEFAULT_CONFIG, c.path,
 				      sizeof c.path)) != CLI_EX_OK)
 		return r;
 	r = cli_open(&c);
+	if (r == CLI_EX_OK)
+		r = cli_find_ctl(&c);
 	if (r == CLI_EX_OK)
 		r = cmd->run(&c);
 	if (c.q)
 		query_end(c.q);
 	query_close(c.q);
+	cli_daemon_free(&c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "yardwatch: write error: %s\n", strerror(errno));
 		return CLI_EX_FAIL;

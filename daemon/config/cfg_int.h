@@ -89,6 +89,7 @@ struct profile *cfg_profile_get(struct ctx *c, const char *name, const char *pat
 /* sections.c: site, storage, mqtt */
 void cfg_parse_site(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_storage(struct ctx *c, json_t *root, struct config *cfg);
+void cfg_parse_control(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg);
 
 /* devices.c: buses, devices, alarms */

@@ -60,8 +60,8 @@ const char *const config_when_names[CONFIG_NWHENS] = {"above", "below", "equals"
 const char *const config_bus_type_names[CONFIG_NBUS_TYPES] = {"rtu", "tcp"};
 
 static const char *const root_keys[] = {
-	"site", "log_level", "storage", "profiles_dir", "mqtt", "buses", "devices", "alarms",
-	NULL
+	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "buses",
+	"devices", "alarms", NULL
 };
 
 struct config *config_load(const char *path, const char *profiles_dir_override,
@@ -103,6 +103,7 @@ struct config *config_load(const char *path, const char *profiles_dir_override,
 	if (profiles_dir_override)
 		cfg_strfmt(cfg->profiles_dir, sizeof(cfg->profiles_dir), "%s", profiles_dir_override);
 	c.profiles_dir = cfg->profiles_dir;
+	cfg_parse_control(&c, root, cfg);
 	cfg_parse_mqtt(&c, root, cfg);
 	cfg_parse_buses(&c, root, cfg);
 	cfg_parse_devices(&c, root, cfg);

@@ -47,6 +47,30 @@ void cfg_parse_storage(struct ctx *c, json_t *root, struct config *cfg)
 	cfg_get_int(c, o, "storage", "max_mb", CONFIG_MAX_MB_MIN, 1048576, &cfg->max_mb);
 }
 
+/* control_socket: a path (relative to the config's directory), or null for
+ * none; it must fit a unix socket's address. */
+void cfg_parse_control(struct ctx *c, json_t *root, struct config *cfg)
+{
+	char path[YW_PATH_MAX];
+	json_t *v = json_object_get(root, "control_socket");
+
+	cfg_strfmt(cfg->control_socket, sizeof(cfg->control_socket), "%s", CONFIG_CONTROL_SOCKET);
+	if (!v)
+		return;
+	if (json_is_null(v)) {
+		cfg->control_socket[0] = '\0';
+		return;
+	}
+	if (cfg_get_path(c, root, "", "control_socket", path) != 1)
+		return;
+	if (strlen(path) >= sizeof(cfg->control_socket)) {
+		cfg_err(c, "control_socket", "%s: too long for a unix socket (at most %d bytes)",
+			path, YW_CTL_PATH_MAX - 1);
+		return;
+	}
+	cfg_strfmt(cfg->control_socket, sizeof(cfg->control_socket), "%s", path);
+}
+
 /* "mqtt[s]://host[:port]" into B; false when it is not one. */
 static bool parse_broker(const char *url, struct broker_cfg *b)
 {

@@ -250,7 +250,8 @@ int store_configure(struct store *st, const struct config *cfg)
 	    store_meta_int(st, "max_bytes", budget.max, "write meta") < 0 ||
 	    store_meta_text(st, "site", cfg->site_id) < 0 ||
 	    store_meta_text(st, "site_name", cfg->site_name) < 0 ||
-	    store_meta_text(st, "gateway", cfg->gateway) < 0)
+	    store_meta_text(st, "gateway", cfg->gateway) < 0 ||
+	    store_meta_text(st, "control_socket", cfg->control_socket) < 0)
 		goto out_rollback;
 	for (size_t d = 0; d < cfg->ndevices; d++)
 		if (store_upsert_device(st, cfg, d, devs, pts) < 0)

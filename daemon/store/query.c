@@ -515,3 +515,26 @@ void query_events_free(struct query_event *rows, size_t n)
 		free(rows[i].json);
 	free(rows);
 }
+
+/* ---- the daemon's control socket ---- */
+
+int query_control_socket(struct query *q, char *out, size_t len, bool *known)
+{
+	sqlite3_stmt *s = query_prepare(q, "SELECT value FROM meta WHERE key = 'control_socket'");
+	int rc;
+
+	*known = false;
+	if (len)
+		out[0] = '\0';
+	if (!s)
+		return QUERY_ERROR;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+		*known = true;
+		util_strlcpy(out, v ? (const char *)v : "", len);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? QUERY_OK :
+		query_db_fail(q, "control socket");
+}

@@ -123,6 +123,11 @@ int query_open(const char *path, struct query **out, char *err, size_t errlen);
 void query_close(struct query *q);
 /* The message of the last failure. */
 const char *query_error(const struct query *q);
+
+/* The control socket the daemon that last configured the store listens on
+ * (its config's control_socket): *KNOWN false when the store does not say
+ * (written by an older version); OUT "" when the daemon has none. */
+int query_control_socket(struct query *q, char *out, size_t len, bool *known);
 /* Start one read transaction: the queries until query_end see one snapshot. */
 int query_begin(struct query *q);
 /* End the read transaction (the next query sees the latest writes). */

@@ -241,6 +241,7 @@ def base_config(env, devices, buses, mqtt_port=None, alarms=None, **extra):
     cfg = {
         "site": {"id": "test-site", "name": "Test compound", "gateway": "gw1"},
         "storage": {"path": os.path.join(env.dir, "yw.db")},
+        "control_socket": os.path.join(env.dir, "ctl.sock"),
         "profiles_dir": PROFILES,
         "buses": buses,
         "devices": devices,
@@ -337,7 +338,7 @@ def with_env(name):
                     print(env.log(p.yw_name)[-3000:])
                 raise
             finally:
-                env.cleanup()
+                env.cleanup(keep=bool(os.environ.get("YW_KEEP")))
         wrapper.__name__ = fn.__name__
         return wrapper
     return deco

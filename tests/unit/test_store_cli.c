@@ -153,7 +153,11 @@ static void test_cli(void)
 	/* status */
 	rc = run_cli(&out, "--db '%s' status --json", path);
 	CHECK(rc == 0);
-	CHECK(jkeys(out, "$") == 11);
+	CHECK(jkeys(out, "$") == 13);
+	/* the store names no control socket: whether a daemon runs is unknown */
+	CHECK(jtype(out, "$.daemon.running", "null"));
+	CHECK(jtype(out, "$.daemon.pid", "null"));
+	CHECK(jlen(out, "$.uplinks") == 0);
 	CHECK(jis(out, "$.site", "mangshi-hs07"));
 	CHECK(jis(out, "$.gateway", "gw1"));
 	CHECK(jis(out, "$.devices_online", "1"));
