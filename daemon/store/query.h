@@ -71,15 +71,20 @@ struct query_reading {
 	enum yw_quality quality;
 };
 
-/* points: the latest stored reading of each point. */
+/* points: the latest stored reading of each point, with the time it was
+ * last confirmed by a read (docs/store.md, "The command line's view"). */
 struct query_point {
 	char id[YW_FULLID_MAX];             /* DEVICE.POINT */
 	char device[YW_ID_MAX];
 	char point[YW_ID_MAX];
 	char unit[YW_TEXT_MAX];             /* "" when none */
 	enum yw_type type;                  /* a type name this program does not know: float64 */
-	struct query_reading latest;        /* ts QUERY_NO_TIME: never read; quality stale
-	                                       while the device is not online */
+	struct query_reading latest;        /* ts: when a read last confirmed it (the
+	                                       device's last good poll, when that read
+	                                       it unchanged), QUERY_NO_TIME: never read;
+	                                       quality stale while the device is not
+	                                       online */
+	int64_t stored_ts;                  /* the stored reading's own time */
 };
 
 /* alarms: an alarm event as stored, i.e. the JSON published on MQTT. */
