@@ -14,6 +14,7 @@
 #include "../store/query.h"
 
 #define CLI_TIME_LEN 32
+#define CLI_TIME_WIDTH 24   /* the text of cli_time() */
 
 /* A table: NCOLS columns aligned by ALIGN ('l' or 'r' per column, at most
  * 16), the cells copied in; an out-of-memory is reported when printed. */

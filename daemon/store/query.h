@@ -148,6 +148,8 @@ int query_history_open(struct query *q, const char *point, int64_t since, int64_
 		       unsigned flags, struct query_history **out);
 /* The point's type (how to print its values). */
 enum yw_type query_history_type(const struct query_history *h);
+/* The point's unit, "" when none. */
+const char *query_history_unit(const struct query_history *h);
 /* The next reading into *R: 1, 0 at the end, QUERY_ERROR. */
 int query_history_next(struct query_history *h, struct query_reading *r);
 /* Close the cursor; NULL is a no-op. */

@@ -421,7 +421,11 @@ static void test_history(struct query *q, int64_t base)
 	CHECK(ts[0] == base + BAD_AT * MIN && rows[0].quality == Q_BAD);
 
 	CHECK(query_history_open(q, "b3-pressure.dp", INT64_MIN, INT64_MAX, 0, &h) == QUERY_OK);
-	CHECK(h && query_history_type(h) == TYPE_INT16);
+	CHECK(h && query_history_type(h) == TYPE_INT16 && strcmp(query_history_unit(h), "") == 0);
+	query_history_close(h);
+	CHECK(query_history_open(q, "b3-pressure.pressure", INT64_MIN, INT64_MAX, 0, &h) ==
+	      QUERY_OK);
+	CHECK(h && strcmp(query_history_unit(h), "MPa") == 0);
 	query_history_close(h);
 	CHECK(query_history_open(q, "b3-pressure.nosuch", INT64_MIN, INT64_MAX, 0, &h) ==
 	      QUERY_NOT_FOUND && h == NULL);

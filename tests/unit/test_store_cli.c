@@ -133,6 +133,58 @@ static void check_cli_cases(const char *path)
 	check_case = "";
 }
 
+/* history --since starts with the value in force then: the last reading
+ * stored before it, at its own time. b3-pressure.dp was stored once, an hour
+ * ago (steady); b9-spare.x was never read. */
+static void check_history_in_force(const char *path, const struct cli_fill *f)
+{
+	char since[32], until[32], t[32], want[512];
+	size_t k;
+	char *out = NULL;
+	int rc;
+
+	/* between two readings: the one before comes first, then 3, 4, 5 min */
+	util_fmt_time(f->base + 2 * 60000 + 30000, since, sizeof since);
+	util_fmt_time(f->base + 5 * 60000, until, sizeof until);
+	rc = run_cli(&out, "--db '%s' history b3-pressure.pressure --since %s --until %s --csv",
+		     path, since, until);
+	k = (size_t)snprintf(want, sizeof want, "ts,value,quality\n");
+	for (int i = 2; i <= 5; i++)
+		k += (size_t)snprintf(want + k, sizeof want - k, "%s,%s,good\n",
+				      util_fmt_time(f->base + i * 60000, t, sizeof t),
+				      (const char *[]){ "0.34", "0.36", "0.38", "0.4" }[i - 2]);
+	CHECK(rc == 0 && strcmp(out, want) == 0);
+	free(out);
+
+	/* a steady point: the last 30 s hold no reading, the value in force is shown */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 30s --csv", path);
+	snprintf(want, sizeof want, "ts,value,quality\n%s,7,good\n",
+		 util_fmt_time(f->base, t, sizeof t));
+	CHECK(rc == 0 && strcmp(out, want) == 0);
+	free(out);
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 30s --json", path);
+	CHECK(rc == 0 && jlen(out, "$") == 1 && jis(out, "$[0].ts", t) &&
+	      jis(out, "$[0].value", "7"));
+	free(out);
+
+	/* --until before any reading, a point never read: no rows */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 3h --until 2h --csv", path);
+	CHECK(rc == 0 && strcmp(out, "ts,value,quality\n") == 0);
+	free(out);
+	rc = run_cli(&out, "--db '%s' history b9-spare.x --since 1h --json", path);
+	CHECK(rc == 0 && strcmp(out, "[]\n") == 0);
+	free(out);
+	/* --since after --until */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 1h --until 2h", path);
+	CHECK(rc == 64 && *out == '\0');
+	free(out);
+
+	/* the table shows the unit (and "-" where there is no value) */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.pressure --since 2m", path);
+	CHECK(rc == 0 && strstr(out, "UNIT") != NULL && strstr(out, "  0.48  MPa   good\n"));
+	free(out);
+}
+
 static void test_cli(void)
 {
 	struct config *cfg = cfg_new(true);
@@ -233,6 +285,7 @@ static void test_cli(void)
 	rc = run_cli(&out, "--db '%s' history b3-pressure.pressure --until 3h --csv", path);
 	CHECK(rc == 0 && strcmp(out, "ts,value,quality\n") == 0);
 	free(out);
+	check_history_in_force(path, &f);
 
 	/* alarms: newest first; --active: the latest event of each active alarm */
 	rc = run_cli(&out, "--db '%s' alarms --json", path);
