@@ -38,6 +38,7 @@ struct cli {
 	struct query *q;
 	char path[YW_PATH_MAX];   /* the store */
 	bool json, csv, active;
+	bool utc;                 /* --utc: tables in UTC (JSON and CSV always are) */
 	bool has_since, has_until;
 	int64_t now, since, until;
 	const char *arg;          /* DEVICE (points) or POINT (history) */
