@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /*
  * The machine has two layers:
@@ -193,6 +194,15 @@ enum alarm_event alarm_offline(struct alarm_state *s, bool offline, int64_t now_
 		return ALARM_EV_NONE;
 	s->active = false;
 	return ALARM_EV_CLEARED;
+}
+
+char *alarm_offline_message(enum alarm_event ev, const char *device, char *buf, size_t len)
+{
+	/* A cleared event says what happened: the device is back. Saying "not
+	 * answering" there would contradict the event itself. */
+	snprintf(buf, len, ev == ALARM_EV_CLEARED ? "Device %s answers again" :
+		 "Device %s is not answering", device);
+	return buf;
 }
 
 const char *alarm_event_name(enum alarm_event e)

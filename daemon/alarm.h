@@ -36,6 +36,7 @@
 #define YW_ALARM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "config.h"
 #include "util.h"
@@ -72,6 +73,11 @@ int alarm_ack(bool latch, struct alarm_state *s, enum alarm_event ev[2]);
 /* Offline alarm: device went offline (true) or answered again (false).
  * Returns the event (RAISED, CLEARED or NONE); no delay, no latch. */
 enum alarm_event alarm_offline(struct alarm_state *s, bool offline, int64_t now_wall_ms);
+/* The message of an offline alarm's event EV about DEVICE, into BUF (LEN):
+ * raised and acked (the alarm is active: the device still does not answer)
+ * "Device DEVICE is not answering"; cleared "Device DEVICE answers again".
+ * Returns BUF. */
+char *alarm_offline_message(enum alarm_event ev, const char *device, char *buf, size_t len);
 
 const char *alarm_event_name(enum alarm_event e);  /* "raised" | "cleared" | "acked" */
 

@@ -42,7 +42,7 @@ int gw_emit_offline(struct gateway *gw, int d, enum alarm_event ev, int64_t ts, 
 	char id[YW_FULLID_MAX];
 	char msg[YW_TEXT_MAX];
 	snprintf(id, sizeof id, "%s.offline", dc->id);
-	snprintf(msg, sizeof msg, "Device %s is not answering", dc->id);
+	alarm_offline_message(ev, dc->id, msg, sizeof msg);
 	struct pl_event e = {
 		.alarm = id,
 		.state = ev,

@@ -11,9 +11,10 @@
 #include "../util.h"
 #include "version.h"
 #include "cli.h"
+#include "output.h"
 
 const char cli_usage_text[] =
-	"usage: yardwatch [-c FILE | --db PATH] COMMAND [--json] ...\n"
+	"usage: yardwatch [-c FILE | --db PATH] COMMAND [--json] [--utc] ...\n"
 	"  status                         gateway summary: store, devices online/total, active alarms, outbox\n"
 	"  devices                        one row per device: id, bus, unit, state, last_ok, polls, errors\n"
 	"  points [DEVICE]                one row per point: id, latest stored value, unit, ts, quality\n"
@@ -27,9 +28,11 @@ const char cli_usage_text[] =
 	"  -c FILE     the daemon's config, read for storage.path (default " CLI_DEFAULT_CONFIG ")\n"
 	"  --db PATH   open the store at PATH\n"
 	"  --json      one JSON document instead of a table\n"
+	"  --utc       times in tables in UTC instead of the gateway's local time\n"
 	"  --help, --version\n"
 	"T is an ISO-8601 time (2026-11-26T04:10:03Z, 2026-11-26) or a duration back from now\n"
-	"(90s, 15m, 2h, 7d). Times are printed in RFC 3339 UTC with milliseconds.\n"
+	"(90s, 15m, 2h, 7d). Tables show the gateway's local time with its offset\n"
+	"(2026-11-26 12:10:03.123+08:00); JSON and CSV RFC 3339 UTC with milliseconds.\n"
 	"exit: 0 ok, 64 bad usage, 66 no such store / device / point / alarm,\n"
 	"      75 bus in use by a daemon that cannot be reached, 1 other errors\n";
 
@@ -97,6 +100,8 @@ int cli_parse_cmd(struct cli *c, const struct cli_cmd *cmd, int argc, char **arg
 
 		if (strcmp(a, "--json") == 0) {
 			c->json = true;
+		} else if (strcmp(a, "--utc") == 0) {
+			c->utc = true;
 		} else if ((cmd->opts & OPT_ACTIVE) && strcmp(a, "--active") == 0) {
 			c->active = true;
 		} else if ((cmd->opts & OPT_CSV) && strcmp(a, "--csv") == 0) {
@@ -142,6 +147,7 @@ int cli_parse_cmd(struct cli *c, const struct cli_cmd *cmd, int argc, char **arg
 				       "argument");
 	if (c->json && c->csv)
 		return cli_usage_error("%s: --json and --csv exclude each other", cmd->name);
+	cli_time_style(c->utc);
 	return CLI_EX_OK;
 }
 
@@ -178,8 +184,9 @@ int cli_parse_global(int argc, char **argv, const char **cfg_file, const char **
 			if (missing)
 				return cli_usage_error("--db needs a path");
 			*db = v;
-		} else if (strcmp(argv[i], "--json") == 0) {
-			return cli_usage_error("--json goes after the command (yardwatch COMMAND --json)");
+		} else if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--utc") == 0) {
+			return cli_usage_error("%s goes after the command (yardwatch COMMAND %s)",
+					       argv[i], argv[i]);
 		} else {
 			return cli_usage_error("unknown option '%s'", argv[i]);
 		}

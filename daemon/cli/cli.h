@@ -53,6 +53,7 @@ struct cli {
 	struct query *q;
 	char path[YW_PATH_MAX];   /* the store */
 	bool json, csv, active;
+	bool utc;                 /* --utc: tables in UTC (JSON and CSV always are) */
 	bool has_since, has_until;
 	int64_t now, since, until;
 	const char *arg;          /* DEVICE (points), POINT (history, write), ALARM (ack) */

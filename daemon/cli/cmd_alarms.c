@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "../jsonnum.h"
+#include "../util.h"
 #include "../../drivers/numfmt.h"
 #include "../store/query_json.h"
 #include "cli.h"
@@ -18,11 +19,23 @@ static const char *cli_jstr(json_t *o, const char *key)
 	return v ? v : "-";
 }
 
+/* The event's time KEY (RFC 3339 UTC in the document) as a table shows
+ * times, into BUF (CLI_TIME_LEN); a text that is not a time as it is. */
+static const char *cli_jtime(json_t *o, const char *key, char *buf)
+{
+	const char *v = cli_jstr(o, key);
+	int64_t ms;
+
+	if (util_parse_time(v, 0, &ms) != 0)
+		return v;
+	return cli_time(ms, buf);
+}
+
 static void cli_alarm_row(struct cli_table *t, json_t *ev, bool active)
 {
 	json_t *val = json_object_get(ev, "value");
 	const char *unit = json_string_value(json_object_get(ev, "unit"));
-	char v[64] = "-", num[NUMFMT_LEN];
+	char v[64] = "-", num[NUMFMT_LEN], t1[CLI_TIME_LEN];
 	double x;
 
 	if (json_is_boolean(val))
@@ -30,7 +43,7 @@ static void cli_alarm_row(struct cli_table *t, json_t *ev, bool active)
 	else if (jsonnum_value(val, &x) == 0)
 		snprintf(v, sizeof v, "%s%s%s", numfmt_double(x, num, sizeof num), unit ? " " : "",
 			 unit ? unit : "");
-	cli_table_row(t, cli_jstr(ev, active ? "raised_ts" : "ts"), cli_jstr(ev, "state"),
+	cli_table_row(t, cli_jtime(ev, active ? "raised_ts" : "ts", t1), cli_jstr(ev, "state"),
 		      cli_jstr(ev, "severity"), cli_jstr(ev, "category"), cli_jstr(ev, "alarm"),
 		      json_is_true(json_object_get(ev, "acked")) ? "yes" : "no", v,
 		      cli_jstr(ev, "message"));

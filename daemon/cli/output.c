@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../jsonnum.h"
 #include "../util.h"
@@ -118,9 +119,39 @@ int cli_print_json(json_t *root)
 
 /* ---- values and times ---- */
 
+/* The one setting of how this run prints: tables are for people, in the
+ * gateway's local time unless --utc. */
+static bool cli_utc;
+
+void cli_time_style(bool utc)
+{
+	cli_utc = utc;
+	tzset();
+}
+
 char *cli_time(int64_t ms, char *buf)
 {
-	return util_fmt_time(ms, buf, CLI_TIME_LEN);
+	time_t secs = (time_t)(ms / 1000);
+	int frac = (int)(ms % 1000);
+	long off, aoff;
+	struct tm tm;
+	int n;
+
+	if (frac < 0) {
+		frac += 1000;
+		secs -= 1;
+	}
+	if (!(cli_utc ? gmtime_r(&secs, &tm) : localtime_r(&secs, &tm)))
+		return util_fmt_time(ms, buf, CLI_TIME_LEN);   /* out of range: UTC */
+	off = cli_utc ? 0 : tm.tm_gmtoff;
+	aoff = off < 0 ? -off : off;
+	n = snprintf(buf, CLI_TIME_LEN, "%04d-%02d-%02d %02d:%02d:%02d.%03d%c%02ld:%02ld",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, frac, off < 0 ? '-' : '+', aoff / 3600, aoff % 3600 / 60);
+	/* an offset of seconds (local mean time, before time zones) keeps them */
+	if (aoff % 60 != 0 && n > 0 && n < CLI_TIME_LEN)
+		snprintf(buf + n, (size_t)(CLI_TIME_LEN - n), ":%02ld", aoff % 60);
+	return buf;
 }
 
 char *cli_fmt_value(const struct query_reading *r, enum yw_type type, bool numeric, char *buf,

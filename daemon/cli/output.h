@@ -13,7 +13,8 @@
 
 #include "../store/query.h"
 
-#define CLI_TIME_LEN 32
+#define CLI_TIME_LEN 40
+#define CLI_TIME_WIDTH 29   /* the text of cli_time(): "2026-11-26 12:10:03.123+08:00" */
 
 /* A table: NCOLS columns aligned by ALIGN ('l' or 'r' per column, at most
  * 16), the cells copied in; an out-of-memory is reported when printed. */
@@ -35,7 +36,13 @@ int cli_print_json(json_t *root);
 /* Print one JSON value without newline (for streamed arrays). 0 / -1. */
 int cli_dump_json(json_t *v);
 
-/* "2026-11-26T04:10:03.123Z" into BUF (CLI_TIME_LEN). */
+/* How tables print times, for this run: the gateway's local time (TZ, as
+ * localtime_r gives it) or, UTC, UTC (--utc). Set once, after the command
+ * line is parsed; local time until then. */
+void cli_time_style(bool utc);
+/* A time for a table, into BUF (CLI_TIME_LEN): "2026-11-26 12:10:03.123+08:00"
+ * in local time with its offset, "2026-11-26 04:10:03.123+00:00" in UTC.
+ * JSON and CSV take RFC 3339 UTC (util_fmt_time). */
 char *cli_time(int64_t ms, char *buf);
 /* A value as text: "" when none, true/false for bools (NUMERIC, for CSV:
  * 1/0), numbers as numfmt prints them (the same text as in the JSON). */

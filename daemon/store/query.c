@@ -61,7 +61,9 @@ static const char sql_device_exists[] =
 	"SELECT 1 FROM devices WHERE id = ?1 AND state <> 'removed'";
 
 /* The latest reading of each point: the newest of the journal's (small) and
- * the last one of its last chunk (one seek). */
+ * the last one of its last chunk (one seek); and its device's last good
+ * poll (as in sql_devices: the devices table up to the last fold, then the
+ * journal's polls). */
 static const char sql_points[] =
 	"WITH j AS (SELECT point_id, max(ts) AS ts, value, quality"
 	"             FROM journal_readings GROUP BY point_id),"
@@ -69,14 +71,17 @@ static const char sql_points[] =
 	"             FROM points p CROSS JOIN chunk_readings r"
 	"               ON r.point_id = p.id"
 	"              AND r.chunk_t0 = (SELECT max(t0) FROM chunks WHERE point_id = p.id)"
-	"              AND r.pos = r.chunk_n - 1)"
+	"              AND r.pos = r.chunk_n - 1),"
+	"     o AS (SELECT num, max(ts) AS last_ok FROM journal_polls WHERE ok GROUP BY num)"
 	"SELECT p.device, p.point, p.type, p.unit, d.state,"
 	"       CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.ts ELSE a.ts END,"
 	"       CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.value ELSE a.value END,"
-	"       CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.quality ELSE a.quality END"
+	"       CASE WHEN j.ts >= coalesce(a.ts, j.ts) THEN j.quality ELSE a.quality END,"
+	"       max(coalesce(d.last_ok, o.last_ok), coalesce(o.last_ok, d.last_ok))"
 	"  FROM points p JOIN devices d ON d.id = p.device"
 	"  LEFT JOIN j ON j.point_id = p.id"
 	"  LEFT JOIN a ON a.point_id = p.id"
+	"  LEFT JOIN o ON o.num = d.num"
 	" WHERE p.removed = 0 AND d.state <> 'removed' AND (?1 IS NULL OR p.device = ?1)"
 	" ORDER BY d.ord, d.id, p.ord, p.point";
 
@@ -414,10 +419,32 @@ static int query_device_exists(struct query *q, const char *device)
 	return query_db_fail(q, "points");
 }
 
+/*
+ * When the latest stored reading was last confirmed by a read. The store
+ * keeps a reading only when it differs from the last stored one (its value
+ * by more than the deadband, or its quality) or store_max_interval_s has
+ * passed; every good poll of a device reads all its points, and a device
+ * that goes offline stores its points stale. So while the latest stored
+ * reading of a point of an online device is good or bad (not stale), every
+ * good poll of the device since then read the same quality and, for a good
+ * one, a value within the deadband of the stored one: the reading was
+ * confirmed at the device's last good poll, when that is later than the
+ * reading. Anything else (stale, device not online, no good poll since)
+ * keeps the reading's own time.
+ */
+static int64_t query_confirmed(const struct query_reading *r, bool online, int64_t last_ok)
+{
+	if (r->ts == QUERY_NO_TIME || !online || r->quality == Q_STALE ||
+	    last_ok == QUERY_NO_TIME || last_ok <= r->ts)
+		return r->ts;
+	return last_ok;
+}
+
 static void query_point_row(sqlite3_stmt *s, struct query_point *p)
 {
 	const char *type = query_col_text(s, 2), *state = query_col_text(s, 4);
 	int t = type ? point_name_index(point_type_names, POINT_NTYPES, type) : -1;
+	bool online = state && strcmp(state, "online") == 0;
 
 	query_col_copy(s, 0, p->device, sizeof p->device);
 	query_col_copy(s, 1, p->point, sizeof p->point);
@@ -425,7 +452,9 @@ static void query_point_row(sqlite3_stmt *s, struct query_point *p)
 	query_col_copy(s, 3, p->unit, sizeof p->unit);
 	p->type = t < 0 ? TYPE_FLOAT64 : (enum yw_type)t;
 	query_col_reading(s, 5, p->type, &p->latest);
-	if (p->latest.ts == QUERY_NO_TIME || !state || strcmp(state, "online") != 0)
+	p->stored_ts = p->latest.ts;
+	p->latest.ts = query_confirmed(&p->latest, online, query_col_time(s, 8));
+	if (p->latest.ts == QUERY_NO_TIME || !online)
 		p->latest.quality = Q_STALE;
 }
 

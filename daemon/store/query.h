@@ -71,15 +71,20 @@ struct query_reading {
 	enum yw_quality quality;
 };
 
-/* points: the latest stored reading of each point. */
+/* points: the latest stored reading of each point, with the time it was
+ * last confirmed by a read (docs/store.md, "The command line's view"). */
 struct query_point {
 	char id[YW_FULLID_MAX];             /* DEVICE.POINT */
 	char device[YW_ID_MAX];
 	char point[YW_ID_MAX];
 	char unit[YW_TEXT_MAX];             /* "" when none */
 	enum yw_type type;                  /* a type name this program does not know: float64 */
-	struct query_reading latest;        /* ts QUERY_NO_TIME: never read; quality stale
-	                                       while the device is not online */
+	struct query_reading latest;        /* ts: when a read last confirmed it (the
+	                                       device's last good poll, when that read
+	                                       it unchanged), QUERY_NO_TIME: never read;
+	                                       quality stale while the device is not
+	                                       online */
+	int64_t stored_ts;                  /* the stored reading's own time */
 };
 
 /* alarms: an alarm event as stored, i.e. the JSON published on MQTT. */
@@ -148,6 +153,8 @@ int query_history_open(struct query *q, const char *point, int64_t since, int64_
 		       unsigned flags, struct query_history **out);
 /* The point's type (how to print its values). */
 enum yw_type query_history_type(const struct query_history *h);
+/* The point's unit, "" when none. */
+const char *query_history_unit(const struct query_history *h);
 /* The next reading into *R: 1, 0 at the end, QUERY_ERROR. */
 int query_history_next(struct query_history *h, struct query_reading *r);
 /* Close the cursor; NULL is a no-op. */

@@ -15,7 +15,7 @@
 /* ---- SQL ---- */
 
 static const char sql_point[] =
-	"SELECT id, type FROM points WHERE device = ?1 AND point = ?2";
+	"SELECT id, type, unit FROM points WHERE device = ?1 AND point = ?2";
 
 /* ?1 point id, ?2 since, ?3 until */
 static const char sql_archive[] =
@@ -48,13 +48,15 @@ struct query_history {
 	sqlite3_stmt *a, *j;          /* archive, journal */
 	int ra, rj;                   /* their last sqlite3_step() */
 	enum yw_type type;
+	char unit[YW_TEXT_MAX];       /* "" when none */
 	bool has_first;               /* FIRST (the value in force) comes first */
 	struct query_reading first;
 };
 
-/* The point's id and type: 1, 0 when unknown, QUERY_ERROR. */
+/* The point's id, type and unit (into UNIT, YW_TEXT_MAX): 1, 0 when
+ * unknown, QUERY_ERROR. */
 static int query_point_id(struct query *q, const char *device, const char *point,
-			  int64_t *id, enum yw_type *type)
+			  int64_t *id, enum yw_type *type, char *unit)
 {
 	sqlite3_stmt *s = query_prepare(q, sql_point);
 	int rc, t;
@@ -69,6 +71,7 @@ static int query_point_id(struct query *q, const char *device, const char *point
 		t = name ? point_name_index(point_type_names, POINT_NTYPES, name) : -1;
 		*id = sqlite3_column_int64(s, 0);
 		*type = t < 0 ? TYPE_FLOAT64 : (enum yw_type)t;
+		query_col_copy(s, 2, unit, YW_TEXT_MAX);
 	}
 	sqlite3_finalize(s);
 	if (rc == SQLITE_ROW)
@@ -126,6 +129,7 @@ int query_history_open(struct query *q, const char *point, int64_t since, int64_
 	struct query_history *h;
 	int64_t id = 0;
 	enum yw_type type = TYPE_FLOAT64;
+	char unit[YW_TEXT_MAX] = "";
 	int rc;
 
 	*out = NULL;
@@ -134,7 +138,7 @@ int query_history_open(struct query *q, const char *point, int64_t since, int64_
 				  point);
 	memcpy(dev, point, (size_t)(dot - point));
 	dev[dot - point] = '\0';
-	rc = query_point_id(q, dev, dot + 1, &id, &type);
+	rc = query_point_id(q, dev, dot + 1, &id, &type, unit);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -143,6 +147,7 @@ int query_history_open(struct query *q, const char *point, int64_t since, int64_
 		return query_fail(q, QUERY_ERROR, "out of memory");
 	h->q = q;
 	h->type = type;
+	memcpy(h->unit, unit, sizeof h->unit);
 	h->a = query_prepare(q, sql_archive);
 	h->j = h->a ? query_prepare(q, sql_journal) : NULL;
 	if (!h->a || !h->j)
@@ -168,6 +173,11 @@ out_fail:
 enum yw_type query_history_type(const struct query_history *h)
 {
 	return h->type;
+}
+
+const char *query_history_unit(const struct query_history *h)
+{
+	return h->unit;
 }
 
 int query_history_next(struct query_history *h, struct query_reading *r)

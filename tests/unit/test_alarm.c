@@ -372,6 +372,32 @@ static void test_misc(void)
 	CHECK(ev[1] == ALARM_EV_NONE);
 }
 
+/* The offline alarm's message follows its event: while the alarm is active
+ * (raised, acked) the device does not answer; a cleared event never says so. */
+static void test_offline_message(void)
+{
+	static const struct {
+		enum alarm_event ev;
+		const char *want;
+	} msgs[] = {
+		{ ALARM_EV_RAISED, "Device b3-meter is not answering" },
+		{ ALARM_EV_ACKED, "Device b3-meter is not answering" },
+		{ ALARM_EV_CLEARED, "Device b3-meter answers again" },
+	};
+	char buf[64], tiny[12];
+
+	check_case = "offline message";
+	for (size_t i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+		alarm_offline_message(msgs[i].ev, "b3-meter", buf, sizeof buf);
+		CHECK(strcmp(buf, msgs[i].want) == 0);
+	}
+	CHECK(strstr(alarm_offline_message(ALARM_EV_CLEARED, "b3-meter", buf, sizeof buf),
+		     "not answering") == NULL);
+	/* bounded by the buffer */
+	CHECK(strcmp(alarm_offline_message(ALARM_EV_CLEARED, "b3-meter", tiny, sizeof tiny),
+		     "Device b3-m") == 0);
+}
+
 int main(void)
 {
 	size_t i;
@@ -379,6 +405,7 @@ int main(void)
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		run_case(&cases[i]);
 	test_misc();
+	test_offline_message();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -3,10 +3,10 @@
  * store filled through the store API while it is still open (as while the
  * daemon runs): opening (missing file, no schema, newer schema), status
  * counts, devices, points (latest value and quality, stale while the device
- * is not online), alarm events (newest first, --since, active), history
- * (archive and journal merged oldest first, inclusive bounds, the value in
- * force at since), the maintenance report's figures, one read snapshot, and
- * a few documents of query_json.
+ * is not online, the time a read last confirmed it), alarm events (newest
+ * first, --since, active), history (archive and journal merged oldest
+ * first, inclusive bounds, the value in force at since), the maintenance
+ * report's figures, one read snapshot, and a few documents of query_json.
  */
 #include <dirent.h>
 #include <limits.h>
@@ -288,9 +288,12 @@ static void test_points(struct query *q, int64_t now, int64_t base)
 	CHECK(p[0].type == TYPE_FLOAT32 && p[0].latest.quality == Q_GOOD);
 	CHECK(p[0].latest.ts == base + (NPRESSURE - 1) * MIN && p[0].latest.has_value);
 	CHECK(fabs(p[0].latest.value - pressure(NPRESSURE - 1)) < 1e-9);
+	CHECK(p[0].stored_ts == p[0].latest.ts);   /* stored after the last good poll */
 	CHECK(strcmp(p[1].id, "b3-pressure.dp") == 0 && p[1].unit[0] == '\0');
-	CHECK(p[1].type == TYPE_INT16 && p[1].latest.value == 7 && p[1].latest.ts == base);
-	/* b3-meter is offline: its last values, stale */
+	/* stored at BASE, read unchanged by the good poll 30 min ago */
+	CHECK(p[1].type == TYPE_INT16 && p[1].latest.value == 7 && p[1].stored_ts == base);
+	CHECK(p[1].latest.ts == now - HOUR / 2);
+	/* b3-meter is offline: its last values, stale, at their own time */
 	CHECK(strcmp(p[2].id, "b3-meter.energy") == 0 && p[2].latest.quality == Q_STALE);
 	CHECK(p[2].latest.value == 1234.5 && p[2].latest.ts == now - 3 * HOUR);
 	CHECK(p[3].type == TYPE_BOOL && p[3].latest.has_value && p[3].latest.value == 1);
@@ -418,7 +421,11 @@ static void test_history(struct query *q, int64_t base)
 	CHECK(ts[0] == base + BAD_AT * MIN && rows[0].quality == Q_BAD);
 
 	CHECK(query_history_open(q, "b3-pressure.dp", INT64_MIN, INT64_MAX, 0, &h) == QUERY_OK);
-	CHECK(h && query_history_type(h) == TYPE_INT16);
+	CHECK(h && query_history_type(h) == TYPE_INT16 && strcmp(query_history_unit(h), "") == 0);
+	query_history_close(h);
+	CHECK(query_history_open(q, "b3-pressure.pressure", INT64_MIN, INT64_MAX, 0, &h) ==
+	      QUERY_OK);
+	CHECK(h && strcmp(query_history_unit(h), "MPa") == 0);
 	query_history_close(h);
 	CHECK(query_history_open(q, "b3-pressure.nosuch", INT64_MIN, INT64_MAX, 0, &h) ==
 	      QUERY_NOT_FOUND && h == NULL);
@@ -489,6 +496,89 @@ static void test_snapshot(struct query *q, struct store *st, int64_t now)
 	free(p);
 }
 
+/* b3-pressure's two points, their ts and stored_ts; false when not found. */
+static bool pressure_points(struct query *q, struct query_point out[2])
+{
+	struct query_point *p;
+	size_t n;
+	bool ok = query_points(q, "b3-pressure", &p, &n) == QUERY_OK && n == 2;
+
+	if (ok)
+		memcpy(out, p, 2 * sizeof *p);
+	free(p);
+	return ok;
+}
+
+/* The polls still in the journal (not yet folded into the devices table). */
+static int64_t journal_polls(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		abort();
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM journal_polls", -1, &s, NULL) ==
+	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+/* points' ts is the last read that confirmed the stored reading: the
+ * device's last good poll after it, from the journal's polls or, once they
+ * are folded, from the devices table; a failed poll confirms nothing; a bad
+ * reading is confirmed like a good one; a stale one keeps its own time.
+ * After test_snapshot: dp 9 at NOW, pressure's latest a minute before. */
+static void test_confirmed(struct query *q, struct store *st, const char *path, int64_t now)
+{
+	struct store_poll good = { now + 1000, true, 0, 0, 0, 0, 0 };
+	struct store_poll bad_poll = { now + 2000, false, 1, 0, 0, 0, 0 };
+	struct query_point p[2];
+
+	check_case = "confirmed";
+	CHECK(pressure_points(q, p) && p[0].latest.ts == now - MIN && p[1].latest.ts == now);
+	CHECK(store_device_poll(st, 0, &good) == 0 && store_flush(st) == 0);
+	CHECK(pressure_points(q, p));
+	CHECK(p[0].latest.ts == now + 1000 && p[0].stored_ts == now - MIN);
+	CHECK(p[1].latest.ts == now + 1000 && p[1].stored_ts == now && p[1].latest.value == 9);
+	CHECK(p[0].latest.quality == Q_GOOD && p[1].latest.quality == Q_GOOD);
+
+	/* a failed poll read nothing */
+	CHECK(store_device_poll(st, 0, &bad_poll) == 0 && store_flush(st) == 0);
+	CHECK(pressure_points(q, p) && p[0].latest.ts == now + 1000 && p[1].latest.ts == now + 1000);
+
+	/* dp refused at +3 s (stored: its quality changed), refused again at +4 s */
+	good.ts_ms = now + 3000;
+	CHECK(store_put_reading(st, 0, 1, now + 3000, 0, Q_BAD) == 1);
+	CHECK(store_device_poll(st, 0, &good) == 0);
+	good.ts_ms = now + 4000;
+	CHECK(store_put_reading(st, 0, 1, now + 4000, 0, Q_BAD) == 0);
+	CHECK(store_device_poll(st, 0, &good) == 0 && store_flush(st) == 0);
+	CHECK(pressure_points(q, p));
+	CHECK(p[1].latest.quality == Q_BAD && !p[1].latest.has_value);
+	CHECK(p[1].latest.ts == now + 4000 && p[1].stored_ts == now + 3000);
+	CHECK(p[0].latest.ts == now + 4000);
+
+	/* ten minutes on, the polls are folded into the devices table */
+	good.ts_ms = now + 10 * MIN;
+	CHECK(store_device_poll(st, 0, &good) == 0 && store_flush(st) == 0);
+	CHECK(journal_polls(path) == 0);
+	CHECK(pressure_points(q, p) && p[0].latest.ts == now + 10 * MIN &&
+	      p[1].latest.ts == now + 10 * MIN);
+
+	/* offline: the points' stale readings keep their own time */
+	CHECK(store_device_state(st, 0, now + 11 * MIN, false) == 0);
+	CHECK(store_put_reading(st, 0, 0, now + 11 * MIN, 0, Q_STALE) == 1);
+	CHECK(store_put_reading(st, 0, 1, now + 11 * MIN, 0, Q_STALE) == 1);
+	CHECK(store_flush(st) == 0);
+	CHECK(pressure_points(q, p));
+	CHECK(p[0].latest.quality == Q_STALE && p[0].latest.ts == now + 11 * MIN);
+	CHECK(p[1].latest.quality == Q_STALE && p[1].latest.ts == now + 11 * MIN);
+	check_case = "";
+}
+
 static void rm_tmpdir(void)
 {
 	DIR *d = opendir(tmpdir);
@@ -535,6 +625,7 @@ int main(void)
 		test_history(q, base);
 		test_report(q, now);
 		test_snapshot(q, st, now);
+		test_confirmed(q, st, path, now);
 	} else {
 		fprintf(stderr, "query_open: %s\n", err);
 	}

@@ -1,16 +1,17 @@
 /*
  * test_store_cli: the `yardwatch` command line (status, devices, points,
- * history, alarms, report, their exit codes) run with popen against a store
- * filled through the store API while it is still open (as while the daemon
- * runs), and after it is closed. Its JSON is read with SQLite's json
- * functions (store_fixture). The binary is $YW_BIN/yardwatch (ctest sets
- * YW_BIN); the test fails when it is missing.
+ * history, alarms, report, their exit codes, tables in local time or UTC)
+ * run with popen against a store filled through the store API while it is
+ * still open (as while the daemon runs), and after it is closed. Its JSON
+ * is read with SQLite's json functions (store_fixture). The binary is
+ * $YW_BIN/yardwatch (ctest sets YW_BIN); the test fails when it is missing.
  */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "store_fixture.h"
@@ -133,6 +134,139 @@ static void check_cli_cases(const char *path)
 	check_case = "";
 }
 
+/* history --since starts with the value in force then: the last reading
+ * stored before it, at its own time. b3-pressure.dp was stored once, an hour
+ * ago (steady); b9-spare.x was never read. */
+static void check_history_in_force(const char *path, const struct cli_fill *f)
+{
+	char since[32], until[32], t[32], want[512];
+	size_t k;
+	char *out = NULL;
+	int rc;
+
+	/* between two readings: the one before comes first, then 3, 4, 5 min */
+	util_fmt_time(f->base + 2 * 60000 + 30000, since, sizeof since);
+	util_fmt_time(f->base + 5 * 60000, until, sizeof until);
+	rc = run_cli(&out, "--db '%s' history b3-pressure.pressure --since %s --until %s --csv",
+		     path, since, until);
+	k = (size_t)snprintf(want, sizeof want, "ts,value,quality\n");
+	for (int i = 2; i <= 5; i++)
+		k += (size_t)snprintf(want + k, sizeof want - k, "%s,%s,good\n",
+				      util_fmt_time(f->base + i * 60000, t, sizeof t),
+				      (const char *[]){ "0.34", "0.36", "0.38", "0.4" }[i - 2]);
+	CHECK(rc == 0 && strcmp(out, want) == 0);
+	free(out);
+
+	/* a steady point: the last 30 s hold no reading, the value in force is shown */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 30s --csv", path);
+	snprintf(want, sizeof want, "ts,value,quality\n%s,7,good\n",
+		 util_fmt_time(f->base, t, sizeof t));
+	CHECK(rc == 0 && strcmp(out, want) == 0);
+	free(out);
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 30s --json", path);
+	CHECK(rc == 0 && jlen(out, "$") == 1 && jis(out, "$[0].ts", t) &&
+	      jis(out, "$[0].value", "7"));
+	free(out);
+
+	/* --until before any reading, a point never read: no rows */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 3h --until 2h --csv", path);
+	CHECK(rc == 0 && strcmp(out, "ts,value,quality\n") == 0);
+	free(out);
+	rc = run_cli(&out, "--db '%s' history b9-spare.x --since 1h --json", path);
+	CHECK(rc == 0 && strcmp(out, "[]\n") == 0);
+	free(out);
+	/* --since after --until */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.dp --since 1h --until 2h", path);
+	CHECK(rc == 64 && *out == '\0');
+	free(out);
+
+	/* the table shows the unit (and "-" where there is no value) */
+	rc = run_cli(&out, "--db '%s' history b3-pressure.pressure --since 2m", path);
+	CHECK(rc == 0 && strstr(out, "UNIT") != NULL && strstr(out, "  0.48  MPa   good\n"));
+	free(out);
+}
+
+/* MS as a table prints it at a fixed offset of OFF_MIN minutes:
+ * "2026-11-26 12:10:03.123+08:00" (computed here with gmtime_r). */
+static char *table_time(int64_t ms, int off_min, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000) + off_min * 60;
+	int a = off_min < 0 ? -off_min : off_min;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d%c%02d:%02d", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000),
+		 off_min < 0 ? '-' : '+', a / 60, a % 60);
+	return buf;
+}
+
+/* Run ARGS (one %s: PATH) with TZ set; true when the output holds WANT. */
+static bool cli_has(const char *tz, const char *path, const char *args, const char *want)
+{
+	char *out = NULL;
+	bool ok;
+	int rc;
+
+	setenv("TZ", tz, 1);
+	rc = run_cli(&out, args, path);
+	ok = rc == 0 && strstr(out, want) != NULL;
+	if (!ok)
+		fprintf(stderr, "TZ=%s yardwatch %s: exit %d, no '%s' in:\n%s", tz, args, rc, want,
+			out);
+	free(out);
+	return ok;
+}
+
+/* Tables show the gateway's local time with its offset (TZ, as the C
+ * library reads it), or UTC with --utc; JSON and CSV are UTC always. */
+static void check_table_times(const char *path, const struct cli_fill *f)
+{
+	const char *sh = "Asia/Shanghai";
+	char t[64], want[128], *a = NULL, *b = NULL;
+
+	check_case = "table times";
+	/* points (the confirmed time), history, devices, alarms, report, status */
+	CHECK(cli_has(sh, path, "--db '%s' points", table_time(f->now - HOUR / 2, 480, t, sizeof t)));
+	CHECK(cli_has(sh, path, "--db '%s' points --utc",
+		      table_time(f->now - HOUR / 2, 0, t, sizeof t)));
+	CHECK(cli_has(sh, path, "--db '%s' history b3-pressure.pressure",
+		      table_time(f->base + 9 * 60000, 480, t, sizeof t)));
+	CHECK(cli_has(sh, path, "--db '%s' history b3-pressure.pressure --utc",
+		      table_time(f->base + 9 * 60000, 0, t, sizeof t)));
+	CHECK(cli_has(sh, path, "--db '%s' devices", table_time(f->now - HOUR / 2, 480, t, sizeof t)));
+	snprintf(want, sizeof want, "%s  raised", table_time(f->now - 2 * HOUR, 480, t, sizeof t));
+	CHECK(cli_has(sh, path, "--db '%s' alarms", want));
+	CHECK(cli_has(sh, path, "--db '%s' alarms --active",
+		      table_time(f->now - 2 * HOUR, 480, t, sizeof t)));
+	CHECK(cli_has(sh, path, "--db '%s' alarms --utc",
+		      table_time(f->now - 2 * HOUR, 0, t, sizeof t)));
+	CHECK(cli_has(sh, path, "--db '%s' report", "+08:00 .. "));
+	CHECK(cli_has(sh, path, "--db '%s' report --utc", "+00:00 .. "));
+	snprintf(want, sizeof want, "readings  %s .. ",
+		 table_time(f->base - HOUR, 480, t, sizeof t));
+	CHECK(cli_has(sh, path, "--db '%s' status", want));
+	/* TZ=UTC shows +00:00; an offset west of Greenwich and not whole hours */
+	CHECK(cli_has("UTC", path, "--db '%s' points", table_time(f->now - HOUR / 2, 0, t, sizeof t)));
+	CHECK(cli_has("<-0330>3:30", path, "--db '%s' points",
+		      table_time(f->now - HOUR / 2, -210, t, sizeof t)));
+
+	/* JSON and CSV: RFC 3339 UTC whatever TZ and --utc say */
+	CHECK(cli_has(sh, path, "--db '%s' points --json",
+		      util_fmt_time(f->now - HOUR / 2, t, sizeof t)));
+	setenv("TZ", sh, 1);
+	CHECK(run_cli(&a, "--db '%s' history b3-pressure.pressure --csv", path) == 0);
+	CHECK(run_cli(&b, "--db '%s' history b3-pressure.pressure --csv --utc", path) == 0);
+	CHECK(strcmp(a, b) == 0 && strstr(a, util_fmt_time(f->base, t, sizeof t)) != NULL);
+	free(a);
+	free(b);
+	/* --utc is a command option */
+	CHECK(run_cli(&a, "--db '%s' --utc points", path) == 64);
+	free(a);
+	unsetenv("TZ");
+	check_case = "";
+}
+
 static void test_cli(void)
 {
 	struct config *cfg = cfg_new(true);
@@ -199,7 +333,8 @@ static void test_cli(void)
 	CHECK(jis(out, "$[0].device", "b3-pressure") && jis(out, "$[0].point", "pressure"));
 	CHECK(fabs(jnum(out, "$[0].value") - 0.48) < 1e-9);
 	CHECK(jis(out, "$[0].unit", "MPa"));
-	CHECK(jis(out, "$[0].ts", util_fmt_time(f.base + 9 * 60000, t1, sizeof t1)));
+	/* stored at base + 9 min, read unchanged by the good poll half an hour ago */
+	CHECK(jis(out, "$[0].ts", util_fmt_time(f.now - HOUR / 2, t1, sizeof t1)));
 	CHECK(jis(out, "$[0].quality", "good"));
 	CHECK(jis(out, "$[1].id", "b3-pressure.dp") && jtype(out, "$[1].unit", "null"));
 	CHECK(jis(out, "$[2].id", "b3-meter.energy") && jis(out, "$[2].quality", "stale"));
@@ -236,6 +371,8 @@ static void test_cli(void)
 	rc = run_cli(&out, "--db '%s' history b3-pressure.pressure --until 3h --csv", path);
 	CHECK(rc == 0 && strcmp(out, "ts,value,quality\n") == 0);
 	free(out);
+	check_history_in_force(path, &f);
+	check_table_times(path, &f);
 
 	/* alarms: newest first; --active: the latest event of each active alarm */
 	rc = run_cli(&out, "--db '%s' alarms --json", path);
