@@ -62,6 +62,7 @@ struct cli {
 	char ctl_path[108];       /* the daemon's control socket ("" none) */
 	bool ctl_known;           /* ctl_path is what the store or config says */
 	struct cli_daemon daemon;
+	const struct cli_cmd *cmd;   /* the command run */
 };
 
 /* daemon.c: ask the daemon over its control socket whether it runs (once;

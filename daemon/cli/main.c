@@ -55,20 +55,6 @@ static int cli_config_path(struct cli *c, const char *file, char *out, size_t le
 	return CLI_EX_OK;
 }
 
-/* Open the store at C->path for one command: one snapshot. */
-static int cli_open(struct cli *c)
-{
-	char err[YW_PATH_MAX + 512];
-	int rc = query_open(c->path, &c->q, err, sizeof err);
-
-	if (rc != QUERY_OK) {
-		fprintf(stderr, "yardwatch: %s\n", err);
-		return rc == QUERY_NOT_FOUND ? CLI_EX_NOINPUT : CLI_EX_FAIL;
-	}
-	rc = query_begin(c->q);
-	return rc == QUERY_OK ? CLI_EX_OK : cli_query_fail(c, rc);
-}
-
 /* Where the daemon listens: what the store says (the daemon that writes it
  * records its control_socket), else the config's. */
 static int cli_find_ctl(struct cli *c)
@@ -84,6 +70,26 @@ static int cli_find_ctl(struct cli *c)
 		c->ctl_known = true;
 	}
 	return CLI_EX_OK;
+}
+
+/* Open the store at C->path for one command: one snapshot. The daemon is
+ * asked first (status, devices, points): a snapshot held open while it
+ * answers would keep its checkpoint from finishing. */
+static int cli_open(struct cli *c)
+{
+	char err[YW_PATH_MAX + 512];
+	int rc = query_open(c->path, &c->q, err, sizeof err);
+
+	if (rc != QUERY_OK) {
+		fprintf(stderr, "yardwatch: %s\n", err);
+		return rc == QUERY_NOT_FOUND ? CLI_EX_NOINPUT : CLI_EX_FAIL;
+	}
+	if ((rc = cli_find_ctl(c)) != CLI_EX_OK)
+		return rc;
+	if (c->cmd->run == cli_status || c->cmd->run == cli_devices || c->cmd->run == cli_points)
+		cli_daemon_ask(c);
+	rc = query_begin(c->q);
+	return rc == QUERY_OK ? CLI_EX_OK : cli_query_fail(c, rc);
 }
 
 int main(int argc, char **argv)
@@ -111,9 +117,8 @@ int main(int argc, char **argv)
 	else if ((r = cli_config_path(&c, cfg_file ? cfg_file : CLI_DEFAULT_CONFIG, c.path,
 				      sizeof c.path)) != CLI_EX_OK)
 		return r;
+	c.cmd = cmd;
 	r = cli_open(&c);
-	if (r == CLI_EX_OK)
-		r = cli_find_ctl(&c);
 	if (r == CLI_EX_OK)
 		r = cmd->run(&c);
 	if (c.q)

@@ -13,7 +13,7 @@
 
 #include "../store/query.h"
 
-#define CLI_TIME_LEN 40
+#define CLI_TIME_LEN 96
 #define CLI_TIME_WIDTH 29   /* the text of cli_time(): "2026-11-26 12:10:03.123+08:00" */
 
 /* A table: NCOLS columns aligned by ALIGN ('l' or 'r' per column, at most
