@@ -45,16 +45,18 @@ static void cli_status_daemon_rows(struct cli *c, struct cli_table *t)
 	size_t i;
 	json_t *u;
 
+	const char *version = json_string_value(json_object_get(d->status, "version"));
+
 	if (d->running)
 		snprintf(line, sizeof line, "running (pid %d, version %s)", d->pid,
-			 json_string_value(json_object_get(d->status, "version")) ? json_string_value(json_object_get(d->status, "version")) : "?");
+			 version ? version : "?");
 	else
 		snprintf(line, sizeof line, "%s%s", d->known ? "" : "unknown: ", d->error);
 	cli_table_row(t, "daemon", line);
 	json_array_foreach(d->running ? json_object_get(d->status, "uplinks") : NULL, i, u) {
 		char label[96];
-		snprintf(label, sizeof label, "uplink %s",
-			 json_string_value(json_object_get(u, "id")) ? json_string_value(json_object_get(d->status, "version")) : "?");
+		const char *id = json_string_value(json_object_get(u, "id"));
+		snprintf(label, sizeof label, "uplink %s", id ? id : "?");
 		snprintf(line, sizeof line, "%s, %lld unsent",
 			 json_is_true(json_object_get(u, "connected")) ? "connected" : "NOT connected",
 			 (long long)json_integer_value(json_object_get(u, "outbox_depth")));
