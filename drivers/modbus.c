@@ -62,6 +62,7 @@
 
 #include <stdarg.h>
 #include "mbpdu.h"
+#include "ttylock.h"
 
 #define DRV_COMP "modbus"
 
@@ -335,6 +336,16 @@ enum drv_status driver_connect(struct driver *d)
 	}
 	d->connected = true;
 	d->connect_timed_out = false;
+	/* One master on a line: another program on it (a `yardwatch scan` of
+	 * the line itself) would garble our frames and we theirs. */
+	if (d->bus.type == DRV_BUS_RTU && ttylock_take(modbus_get_socket(d->ctx)) != 0) {
+		drv_log(d->down_logged ? 3 : 1, "%s: cannot connect: the line is in use by "
+			"another process (pid %ld)", d->where, (long)ttylock_holder(d->bus.device));
+		modbus_close(d->ctx);
+		d->connected = false;
+		d->down_logged = true;
+		return DRV_LINK;
+	}
 	if (driver_rs485(d) != 0) {
 		modbus_close(d->ctx);
 		d->connected = false;
