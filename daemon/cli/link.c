@@ -41,19 +41,24 @@ static bool link_ends_with(const char *s, const char *tail)
 	return n >= k && strcmp(s + n - k, tail) == 0;
 }
 
-/* The driver's lines start with the line they are about ("bus ID (HOST:PORT): "):
- * the command line names the line itself. */
+/* The driver's lines start with the line they are about ("bus ID (HOST:PORT): "),
+ * and a failed attempt with the request ("unit 5 read holding 0+1: REASON
+ * (attempt 1)"): the command line names both itself; the reason is kept. */
 static void link_drv_log(int level, const char *component, const char *msg)
 {
 	const char *end = strncmp(msg, "bus ", 4) == 0 ? strstr(msg, "): ") : NULL;
+	char *buf = level <= 1 ? link_warn : link_note, *attempt;
 
 	(void)component;
 	if (end)
 		msg = end + 3;
-	if (level <= 1)
-		util_strlcpy(link_warn, msg, sizeof link_warn);
-	else if (!link_ends_with(msg, "connected") && !link_ends_with(msg, "after a timeout"))
-		util_strlcpy(link_note, msg, sizeof link_note);
+	if (strncmp(msg, "unit ", 5) == 0 && (end = strstr(msg, ": ")) != NULL)
+		msg = end + 2;
+	if (level > 1 && (link_ends_with(msg, "connected") || link_ends_with(msg, "after a timeout")))
+		return;
+	util_strlcpy(buf, msg, sizeof link_warn);
+	if ((attempt = strstr(buf, " (attempt ")) != NULL)
+		*attempt = '\0';
 }
 
 /* ---- the direct backend: our own driver on the line ---- */
