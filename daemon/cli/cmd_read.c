@@ -256,9 +256,10 @@ int cli_read(struct cli *c)
 		r = CLI_EX_FAIL;
 		break;
 	case DRV_TIMEOUT:
-		fprintf(stderr, "yardwatch: unit %d %s %u: timeout (no answer within %d ms on %s)\n",
+		snprintf(err, sizeof err, ", %d tries", t.s.retries + 1);
+		fprintf(stderr, "yardwatch: unit %d %s %u: timeout (no answer within %d ms%s on %s)\n",
 			c->line.unit, point_table_name(p.table), (unsigned)p.address, t.s.timeout_ms,
-			where);
+			t.s.retries ? err : "", where);
 		r = CLI_EX_FAIL;
 		break;
 	case DRV_CRC:

@@ -17,7 +17,9 @@
  *    answer (bad CRC, another unit, a malformed frame) is not an answer;
  *    a unit that gave only garbled ones is named in a warning (two devices
  *    on one address, or the wrong line settings). A failed link (nothing
- *    listening, the tty cannot be opened) ends the scan: exit 1.
+ *    listening, the tty cannot be opened) ends the scan: exit 1; the line
+ *    is connected to before the first unit, so a line nobody is on (a
+ *    connect refused or timed out) ends it at once.
  *  - Then, for a present unit, every profile's identify rule in name order
  *    (one read each; rules that read the same registers share it); the
  *    first whose value matches names the profile.
@@ -464,6 +466,7 @@ int cli_scan(struct cli *c)
 {
 	const struct cli_line_args *a = &c->line;
 	struct scan s = { .c = c };
+	char err[600];
 	int r;
 
 	if ((r = cli_target_resolve(c, true, &s.t)) != CLI_EX_OK)
@@ -480,7 +483,12 @@ int cli_scan(struct cli *c)
 	if ((r = cli_link_open(c, &s.t, &s.l)) != CLI_EX_OK)
 		goto out;
 	s.progress = isatty(STDERR_FILENO) == 1;
-	r = scan_run(&s);
+	if (cli_link_ready(s.l, err, sizeof err) != 0) {
+		scan_link_failed(&s, err);
+		r = CLI_EX_FAIL;
+	} else {
+		r = scan_run(&s);
+	}
 	cli_link_close(s.l);
 	if (r == CLI_EX_OK)
 		r = c->json ? scan_print_json(&s) : a->snippet ? scan_print_snippet(&s) :

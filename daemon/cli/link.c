@@ -23,6 +23,7 @@
 struct cli_link_ops {
 	enum drv_status (*read)(struct cli_link *l, int unit, enum yw_table t, uint16_t start,
 				uint16_t count, uint16_t *out, int *exc);
+	enum drv_status (*ready)(struct cli_link *l);
 	void (*close)(struct cli_link *l);
 };
 
@@ -69,12 +70,17 @@ static enum drv_status direct_read(struct cli_link *l, int unit, enum yw_table t
 	return driver_read(l->drv, unit, t, start, count, out, exc);
 }
 
+static enum drv_status direct_ready(struct cli_link *l)
+{
+	return driver_connect(l->drv);
+}
+
 static void direct_close(struct cli_link *l)
 {
 	driver_free(l->drv);
 }
 
-static const struct cli_link_ops direct_ops = { direct_read, direct_close };
+static const struct cli_link_ops direct_ops = { direct_read, direct_ready, direct_close };
 
 int cli_link_open_direct(const struct cli_target *t, struct cli_link **out, char *err,
 			 size_t errlen)
@@ -134,6 +140,16 @@ enum drv_status cli_link_read(struct cli_link *l, int unit, enum yw_table t, uin
 			 "" : link_warn[0] ? link_warn : link_note[0] ? link_note :
 			 driver_status_name(st));
 	return st;
+}
+
+int cli_link_ready(struct cli_link *l, char *err, size_t errlen)
+{
+	link_warn[0] = link_note[0] = '\0';
+	if (l->ops->ready(l) == DRV_OK)
+		return 0;
+	snprintf(err, errlen, "%s", link_warn[0] ? link_warn : link_note[0] ? link_note :
+		 "cannot connect");
+	return -1;
 }
 
 void cli_link_close(struct cli_link *l)

@@ -49,6 +49,11 @@ int cli_link_open_direct(const struct cli_target *t, struct cli_link **out, char
 enum drv_status cli_link_read(struct cli_link *l, int unit, enum yw_table t, uint16_t start,
 			      uint16_t count, uint16_t *out, int *exc, char *err, size_t errlen);
 
+/* Make sure the line can be used before many requests go out (the direct
+ * backend connects: a TCP endpoint accepts, a tty opens), so that a scan of
+ * a line nobody is on ends at once. 0, or -1 with a one-line reason in ERR. */
+int cli_link_ready(struct cli_link *l, char *err, size_t errlen);
+
 void cli_link_close(struct cli_link *l);
 
 #endif

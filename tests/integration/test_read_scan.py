@@ -226,7 +226,8 @@ def test_read_tcp(env):
     t0 = time.monotonic()
     rc, out, err = cli("-c", path, "read", "--bus", "lan", "--unit", "9", "--table", "holding",
                        "--address", "0")
-    check(rc == 1 and "no answer within 400 ms" in err, "the bus's timeout: %r" % err)
+    check(rc == 1 and "no answer within 400 ms, 2 tries on bus lan (tcp 127.0.0.1:" in err,
+          "the bus's timeout: %r" % err)
     check(time.monotonic() - t0 > 0.75, "the bus's retry (1) was used")
     rc, out, err = cli("-c", path, "read", "--bus", "wan", "--unit", "1", "--table", "holding",
                        "--address", "0")
@@ -278,6 +279,20 @@ def test_scan_tcp(env):
     check("broken.json" in err and "warning" in err, "the bad profile reported: %r" % err)
     rc, out, err = cli("scan", *target, "--profiles-dir", os.path.join(env.dir, "none"))
     eq(rc, 66, "a --profiles-dir that is not there")
+    # a config whose profiles_dir is not there: a warning, the scan goes on
+    inline = dict(DEVICES[2], bus="lan")
+    cfg = yw.base_config(env, [inline], [bus], profiles_dir=os.path.join(env.dir, "none"))
+    nodir = env.write_config(cfg, "nodir.json")
+    rc, out, err = cli("-c", nodir, "scan", "--bus", "lan", "--units", "2-3", "--json")
+    eq((rc, [r["profile"] for r in json.loads(out)]), (0, [None, None]),
+       "scan without profiles: " + err)
+    check("cannot read the profiles directory" in err and "scanning without profiles" in err,
+          "warned: %r" % err)
+    # a failed link ends the scan
+    rc, out, err = cli("scan", "--tcp", "127.0.0.1:%d" % yw.free_port(), "--units", "1-3",
+                       "--profiles-dir", yw.PROFILES)
+    check(rc == 1 and "link failed on tcp 127.0.0.1:" in err and out == "",
+          "scan of a line nobody listens on: %r" % err)
 
     # the snippet, pasted into a config, passes yardwatchd --check-config
     rc, out, err = cli("-c", path, "scan", "--bus", "lan", "--units", "1-10", "--config-snippet")
@@ -405,6 +420,10 @@ def test_read_scan_rtu(env):
     rc, out, err = cli("read", "--rtu", os.path.join(env.dir, "ttyNone"), "--unit", "1",
                        "--table", "holding", "--address", "0")
     check(rc == 1 and "link failed on rtu " in err, "a tty that is not there: %r" % err)
+    rc, out, err = cli("scan", "--rtu", os.path.join(env.dir, "ttyNone"), "--units", "1-3",
+                       "--profiles-dir", yw.PROFILES)
+    check(rc == 1 and "link failed on rtu " in err and out == "",
+          "scan of a tty that is not there: %r" % err)
 
 
 if __name__ == "__main__":
