@@ -42,17 +42,19 @@ static int cli_name_opt(int argc, char **argv, int *i, const char *opt,
 	bool missing;
 	const char *v = cli_opt_value(argc, argv, i, opt, &missing);
 	char list[128] = "";
+	int k = v ? point_name_index(names, n, v) : -1;
 
 	if (!v && !missing)
 		return CLI_EX_OK;
 	*used = true;
-	if (v && (*out = point_name_index(names, n, v)) >= 0) {
+	if (k >= 0) {
+		*out = k;
 		*has = true;
 		return CLI_EX_OK;
 	}
-	for (size_t k = 0; k < n; k++)
-		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
-			 names[k]);
+	for (size_t j = 0; j < n; j++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
+			 names[j]);
 	return cli_usage_error("%s needs one of %s%s%s%s", opt, list, v ? " (not '" : "",
 			       v ? v : "", v ? "')" : "");
 }
@@ -62,7 +64,8 @@ int cli_read_opt(struct cli *c, int argc, char **argv, int *i, bool *used)
 	struct cli_line_args *a = &c->line;
 	const char *v;
 	bool missing;
-	char *end;
+	char *end = NULL;
+	double x = 0;
 	int r;
 
 	r = cli_int_opt(argc, argv, i, "--unit", 0, 255, &a->unit, used);
@@ -89,10 +92,11 @@ int cli_read_opt(struct cli *c, int argc, char **argv, int *i, bool *used)
 		return CLI_EX_OK;
 	*used = true;
 	if (v && *v)
-		a->scale = strtod(v, &end);
-	if (!v || !*v || *end || !isfinite(a->scale) || a->scale == 0)
+		x = strtod(v, &end);
+	if (!v || !*v || *end || !isfinite(x) || x == 0)
 		return cli_usage_error("--scale needs a number other than 0%s%s%s", v ? " (not '" : "",
 				       v ? v : "", v ? "')" : "");
+	a->scale = x;
 	a->has_scale = true;
 	return CLI_EX_OK;
 }

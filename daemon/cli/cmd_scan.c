@@ -106,6 +106,7 @@ int cli_scan_opt(struct cli *c, int argc, char **argv, int *i, bool *used)
 	struct cli_line_args *a = &c->line;
 	const char *v;
 	bool missing;
+	int lo, hi;
 
 	*used = true;
 	if (strcmp(argv[*i], "--config-snippet") == 0) {
@@ -122,10 +123,12 @@ int cli_scan_opt(struct cli *c, int argc, char **argv, int *i, bool *used)
 		*used = false;
 		return CLI_EX_OK;
 	}
-	if (!v || scan_units(v, &a->unit_lo, &a->unit_hi) != 0)
+	if (!v || scan_units(v, &lo, &hi) != 0)
 		return cli_usage_error("--units needs A-B or N, unit ids in 0..247 (e.g. 1-247, 5)");
-	if (a->unit_lo > a->unit_hi)
+	if (lo > hi)
 		return cli_usage_error("--units %s: the first unit is above the last", v);
+	a->unit_lo = lo;
+	a->unit_hi = hi;
 	a->has_units = true;
 	return CLI_EX_OK;
 }

@@ -1,8 +1,9 @@
 /*
  * fuzz_target: libFuzzer target of the TARGET and options of `yardwatch
  * read` and `scan` (daemon/cli/target.c, with the command line parser of
- * args.c): HOST:PORT, numbers, --units, the serial settings, a bus of a
- * config.
+ * args.c and the commands' own options of cmd_read.c and cmd_scan.c):
+ * HOST:PORT, numbers, --units, --scale, names, the serial settings, a bus
+ * of a config. Nothing is sent: the commands themselves are not run.
  *
  * Input: one byte choosing the command (bit 0: read or scan) and whether a
  * config is there (bit 1: two buses, "lan" tcp and "rs" rtu), then the
@@ -18,8 +19,11 @@
  * line: tcp / rtu-tcp with such a host and port, or rtu with a device, a
  * standard baud rate, parity N/E/O, 7 or 8 data bits, 1 or 2 stop bits; a
  * timeout in 10..10000 ms; no retries on a line of its own (the bus's for
- * --bus); scan's units in 0..255 and in order.
+ * --bus); scan's units in 0..255 and in order; read's unit, address and
+ * count in range, its table, type and order names of point.h, its scale
+ * finite and not 0.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +153,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (c.line.has_units && (c.line.unit_lo < 0 || c.line.unit_hi > 255 ||
 				 c.line.unit_lo > c.line.unit_hi))
+		abort();
+	if ((c.line.has_unit && (c.line.unit < 0 || c.line.unit > 255)) ||
+	    (c.line.has_address && (c.line.address < 0 || c.line.address > 65535)) ||
+	    c.line.count < 0 || c.line.count > 2000 ||
+	    (c.line.has_table && (unsigned)c.line.table >= POINT_NTABLES) ||
+	    (c.line.has_type && (unsigned)c.line.type >= POINT_NTYPES) ||
+	    (c.line.has_order && (unsigned)c.line.order >= POINT_NORDERS) ||
+	    (c.line.has_scale && (!isfinite(c.line.scale) || c.line.scale == 0)))
 		abort();
 	free(buf);
 	return 0;
