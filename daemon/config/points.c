@@ -39,6 +39,29 @@ static bool table_is_bits(enum yw_table t)
 	return t == TABLE_COIL || t == TABLE_DISCRETE;
 }
 
+/* The type of a point or an identify rule (WHAT, for messages) at BASE on
+ * TABLE, given what cfg_get_enum said of its "type" (R_TYPE, TYPE): bool
+ * when absent on coil/discrete, required on input/holding; a coil or
+ * discrete input holds only bool. The type, or -1 when unknown (reported). */
+static int table_type(struct ctx *c, const char *base, int table, int r_type, int type,
+		      const char *what)
+{
+	char kp[PATHSZ];
+
+	if (table < 0)
+		return type;
+	if (r_type == 0) {
+		if (table_is_bits((enum yw_table)table))
+			return TYPE_BOOL;
+		cfg_err(c, cfg_kpath(kp, base, "type"), "is required for an input or holding %s", what);
+		return -1;
+	}
+	if (type >= 0 && table_is_bits((enum yw_table)table) && type != TYPE_BOOL)
+		cfg_err(c, cfg_kpath(kp, base, "type"), "must be bool for a %s %s",
+			point_table_names[table], what);
+	return type;
+}
+
 static const char *const point_keys[] = {
 	"name", "table", "address", "type", "order", "bit", "scale", "offset",
 	"decimals_from", "unit", "writable", "min", "max", "deadband",
@@ -89,18 +112,10 @@ static int parse_point(struct ctx *c, json_t *o, const char *base, struct pt_tmp
 		cfg_err(c, cfg_kpath(kp, base, "deadband"), "must be a number >= 0");
 	cfg_get_int(c, o, base, "store_max_interval_s", 1, 86400, &p->store_max_interval_s);
 
-	if (table >= 0 && r_type == 0) {
-		if (table_is_bits((enum yw_table)table))
-			type = TYPE_BOOL;
-		else
-			cfg_err(c, cfg_kpath(kp, base, "type"), "is required for an input or holding point");
-	}
+	type = table_type(c, base, table, r_type, type, "point");
 	if (table >= 0 && type >= 0) {
 		bool bits = table_is_bits((enum yw_table)table);
 
-		if (bits && type != TYPE_BOOL)
-			cfg_err(c, cfg_kpath(kp, base, "type"), "must be bool for a %s point",
-				point_table_names[table]);
 		if (r_bit == 1 && (bits || type != TYPE_BOOL))
 			cfg_err(c, cfg_kpath(kp, base, "bit"),
 				"only allowed with type bool on an input or holding register");
@@ -365,19 +380,9 @@ static void profile_identify(struct ctx *c, json_t *root, struct profile *pr)
 	r_order = cfg_get_enum(c, o, B, "order", point_order_names, NELEM(point_order_names), &order);
 	if (cfg_need(c, o, B, "equals"))
 		r_eq = cfg_get_num(c, o, B, "equals", &id->equals);
-	if (table >= 0 && r_type == 0) {
-		if (table_is_bits((enum yw_table)table))
-			type = TYPE_BOOL;
-		else
-			cfg_err(c, cfg_kpath(kp, B, "type"), "is required for an input or holding register");
-	}
-	if (table >= 0 && type >= 0) {
-		bool bits = table_is_bits((enum yw_table)table);
-
-		if (bits && type != TYPE_BOOL)
-			cfg_err(c, cfg_kpath(kp, B, "type"), "must be bool for a %s",
-				point_table_names[table]);
-		else if (!bits && type == TYPE_BOOL)
+	type = table_type(c, B, table, r_type, type, "rule");
+	if (table >= 0 && type >= 0 && !table_is_bits((enum yw_table)table)) {
+		if (type == TYPE_BOOL)
 			cfg_err(c, cfg_kpath(kp, B, "type"),
 				"must be a number type on %s registers (a model code is a whole register)",
 				point_table_names[table]);

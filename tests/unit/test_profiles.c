@@ -55,11 +55,11 @@ static const struct bad_rule bad[] = {
 	 MSG ".equals: is required\n"},
 	{"type required on a register", "{'table': 'input', 'address': 65535, 'equals': '1'}",
 	 MSG ".equals: must be a number\n"
-	 MSG ".type: is required for an input or holding register\n"},
+	 MSG ".type: is required for an input or holding rule\n"},
 	{"a register is not a bit", "{'table': 'holding', 'address': 1, 'type': 'bool', 'equals': 1}",
 	 MSG ".type: must be a number type on holding registers (a model code is a whole register)\n"},
 	{"a coil is a bit", "{'table': 'coil', 'address': 1, 'type': 'uint16', 'equals': 1}",
-	 MSG ".type: must be bool for a coil\n"},
+	 MSG ".type: must be bool for a coil rule\n"},
 	{"a bit has no order", "{'table': 'coil', 'address': 1, 'order': 'CDAB', 'equals': 1}",
 	 MSG ".order: not used by type bool\n"},
 	{"past the last register", "{'table': 'input', 'address': 65535, 'type': 'float32', "
