@@ -156,22 +156,24 @@ int cli_target_opt(struct cli *c, int argc, char **argv, int *i, bool *used)
 	const char **dst[] = { &a->bus, &a->tcp, &a->rtu_tcp, &a->rtu };
 	const char *v;
 	bool missing;
-	int r = CLI_EX_OK;
+	int r = CLI_EX_OK, baud = 0;
 
 	*used = false;
 	for (size_t k = 0; k < 4 && !*used; k++)
 		r = cli_str_opt(argc, argv, i, names[k], dst[k], &a->ntargets, used);
 	if (*used)
 		return r;
-	r = cli_int_opt(argc, argv, i, "--baud", 1, 4000000, &a->baud, used);
+	r = cli_int_opt(argc, argv, i, "--baud", 1, 4000000, &baud, used);
 	if (*used) {
 		size_t k = 0;
 
-		while (k < sizeof cli_bauds / sizeof *cli_bauds && cli_bauds[k] != a->baud)
+		while (k < sizeof cli_bauds / sizeof *cli_bauds && cli_bauds[k] != baud)
 			k++;
 		if (r == CLI_EX_OK && k == sizeof cli_bauds / sizeof *cli_bauds)
 			r = cli_usage_error("--baud: %d is not one of 1200, 2400, 4800, 9600, 19200, "
-					    "38400, 57600, 115200, 230400", a->baud);
+					    "38400, 57600, 115200, 230400", baud);
+		if (r == CLI_EX_OK)
+			a->baud = baud;
 		return r;
 	}
 	r = cli_int_opt(argc, argv, i, "--data-bits", 7, 8, &a->data_bits, used);
