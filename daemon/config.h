@@ -118,6 +118,28 @@ struct mqtt_cfg {
 	int telemetry_qos;           /* default 0 */
 };
 
+/* A profile's identify rule (its key "identify"): a register (or bit) that
+ * holds a model code. `yardwatch scan` reads it from each unit it finds and
+ * names the profile when the value, decoded as TYPE in ORDER without scale,
+ * equals EQUALS; the simulator serves it with that value. */
+struct identify_cfg {
+	enum yw_table table;
+	uint16_t address;
+	enum yw_type type;           /* bool on coil/discrete, required on registers */
+	enum yw_order order;         /* default ABCD */
+	double equals;               /* a value TYPE can hold exactly */
+};
+
+/* What is kept of a profile besides its points (those go to the devices
+ * that name it). */
+struct profile_cfg {
+	char name[YW_ID_MAX];
+	char vendor[YW_TEXT_MAX];
+	char model[YW_TEXT_MAX];
+	bool has_identify;
+	struct identify_cfg identify;
+};
+
 /* The smallest storage.max_mb: the store's budget (file, WAL, journal ring)
  * needs about 0.6 MB before the first reading (docs/store.md, "The budget"). */
 #define CONFIG_MAX_MB_MIN 2
@@ -142,6 +164,8 @@ struct config {
 	size_t ndevices;
 	struct alarm_cfg *alarms;    /* owned */
 	size_t nalarms;
+	struct profile_cfg *profiles;/* owned: the profiles the devices name */
+	size_t nprofiles;
 };
 
 /*
@@ -164,6 +188,17 @@ size_t config_npoints(const struct config *cfg);
 int config_find_device(const struct config *cfg, const char *id);
 int config_find_point(const struct device_cfg *dev, const char *name);
 int config_find_alarm(const struct config *cfg, const char *id);
+/* The profile NAME that a device of CFG names; NULL when none does. */
+const struct profile_cfg *config_find_profile(const struct config *cfg, const char *name);
+
+/* Every profile of DIR (each NAME.json, NAME an id), in name order, for
+ * `yardwatch scan`: each is loaded and validated as config_load does it;
+ * the errors of a profile go to ERRS (in config_load's forms) and leave it
+ * out, the others are kept. 0 with *OUT (owned by the caller, free()) and
+ * *N; -1 when DIR cannot be read or on out of memory (reported to ERRS). */
+int config_load_profiles(const char *dir, FILE *errs, struct profile_cfg **out, size_t *n);
+/* The point an identify rule reads (scale 1, no bit), for the codec. */
+void config_identify_point(const struct identify_cfg *id, struct point_cfg *p);
 
 /* Names of the config's enum values as written in the config, payloads and
  * the store ("critical", "fire", ...); the point enums are named by point.h,

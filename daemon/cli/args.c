@@ -24,8 +24,19 @@ const char cli_usage_text[] =
 	"  report [--since T]             maintenance report (default since 7d)\n"
 	"  ack ALARM [--by NAME]          acknowledge an active alarm (through the daemon)\n"
 	"  write POINT VALUE              write a writable point (through the daemon), print the value read back\n"
+	"  read TARGET --unit N --table T --address A [--count N] [--type T] [--order O] [--scale X]\n"
+	"                                 one Modbus read, printed as registers/bits and decoded\n"
+	"  scan TARGET [--units A-B] [--timeout-ms N] [--profiles-dir DIR] [--config-snippet]\n"
+	"                                 the units that answer, and the profile each matches\n"
+	"TARGET: --bus ID (a bus of the config) | --tcp HOST:PORT | --rtu-tcp HOST:PORT |\n"
+	"        --rtu TTY [--baud N] [--parity N|E|O] [--data-bits N] [--stop-bits N],\n"
+	"        each with [--timeout-ms N]\n"
+	"read and scan talk Modbus themselves and need no store. --table: coil, discrete,\n"
+	"input, holding; --type: bool, int16, uint16, int32, uint32, int64, uint64,\n"
+	"float32, float64; --order: ABCD (default), CDAB, BADC, DCBA.\n"
 	"options:\n"
-	"  -c FILE     the daemon's config, read for storage.path (default " CLI_DEFAULT_CONFIG ")\n"
+	"  -c FILE     the daemon's config, read for storage.path, buses and profiles_dir\n"
+	"              (default " CLI_DEFAULT_CONFIG ")\n"
 	"  --db PATH   open the store at PATH\n"
 	"  --json      one JSON document instead of a table\n"
 	"  --utc       times in tables in UTC instead of the gateway's local time\n"
@@ -33,8 +44,9 @@ const char cli_usage_text[] =
 	"T is an ISO-8601 time (2026-11-26T04:10:03Z, 2026-11-26) or a duration back from now\n"
 	"(90s, 15m, 2h, 7d). Tables show the gateway's local time with its offset\n"
 	"(2026-11-26 12:10:03.123+08:00); JSON and CSV RFC 3339 UTC with milliseconds.\n"
-	"exit: 0 ok, 64 bad usage, 66 no such store / device / point / alarm,\n"
-	"      75 bus in use by a daemon that cannot be reached, 1 other errors\n";
+	"exit: 0 ok, 64 bad usage, 66 no such store / device / point / alarm / bus,\n"
+	"      75 bus in use by a daemon that cannot be reached, 1 other errors\n"
+	"      (read: an exception, no answer or a failed link)\n";
 
 const struct cli_cmd cli_cmds[] = {
 	{ "status", cli_status, 0, 0, 0 },
@@ -45,6 +57,8 @@ const struct cli_cmd cli_cmds[] = {
 	{ "report", cli_report, OPT_SINCE, 0, 0 },
 	{ "ack", cli_ack, OPT_BY, 1, 1 },
 	{ "write", cli_write, 0, 2, 2 },
+	{ "read", cli_read, OPT_NOSTORE | OPT_READ, 0, 0 },
+	{ "scan", cli_scan, OPT_NOSTORE | OPT_SCAN, 0, 0 },
 	{ NULL, NULL, 0, 0, 0 },
 };
 
@@ -60,6 +74,12 @@ int cli_usage_error(const char *fmt, ...)
 	return CLI_EX_USAGE;
 }
 
+int cli_query_fail(struct cli *c, int rc)
+{
+	fprintf(stderr, "yardwatch: %s\n", query_error(c->q));
+	return rc == QUERY_NOT_FOUND ? CLI_EX_NOINPUT : CLI_EX_FAIL;
+}
+
 static int cli_time_arg(struct cli *c, const char *opt, const char *v, int64_t *out)
 {
 	if (util_parse_time(v, c->now, out) != 0)
@@ -71,7 +91,7 @@ static int cli_time_arg(struct cli *c, const char *opt, const char *v, int64_t *
 
 /* "--opt VALUE" or "--opt=VALUE"; *I advanced past what was used. NULL when
  * ARG is not OPT. */
-static const char *cli_opt_value(int argc, char **argv, int *i, const char *opt, bool *missing)
+const char *cli_opt_value(int argc, char **argv, int *i, const char *opt, bool *missing)
 {
 	size_t n = strlen(opt);
 	const char *a = argv[*i];
@@ -96,8 +116,19 @@ int cli_parse_cmd(struct cli *c, const struct cli_cmd *cmd, int argc, char **arg
 
 	for (; i < argc; i++) {
 		const char *a = argv[i], *v;
-		bool missing;
+		bool missing, used = false;
 
+		/* read, scan: TARGET, then the command's own options */
+		if (cmd->opts & (OPT_READ | OPT_SCAN)) {
+			r = cli_target_opt(c, argc, argv, &i, &used);
+			if (r == CLI_EX_OK && !used)
+				r = (cmd->opts & OPT_READ ? cli_read_opt : cli_scan_opt)(c, argc, argv,
+											 &i, &used);
+			if (r != CLI_EX_OK)
+				return r;
+			if (used)
+				continue;
+		}
 		if (strcmp(a, "--json") == 0) {
 			c->json = true;
 		} else if (strcmp(a, "--utc") == 0) {

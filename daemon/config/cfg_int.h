@@ -39,6 +39,7 @@ struct profile {
 	bool ok;                 /* parsed and valid */
 	struct pt_tmp *pts;      /* owned */
 	size_t npts;
+	struct profile_cfg info; /* vendor, model, identify: what the config keeps */
 };
 
 struct ctx {
@@ -85,6 +86,9 @@ int cfg_pt_find(const struct pt_tmp *pts, size_t n, const char *name);
 void cfg_check_point_set(struct ctx *c, struct pt_tmp *pts, size_t n, bool profile, const char *prefix, const char *devid);
 int cfg_parse_points(struct ctx *c, json_t *arr, const char *base, bool inl, struct pt_tmp **out, size_t *n);
 struct profile *cfg_profile_get(struct ctx *c, const char *name, const char *path);
+/* Every profile of C->profiles that loaded, as config.h keeps them (*OUT
+ * owned by the caller). -1 on out of memory (reported). */
+int cfg_profiles_keep(struct ctx *c, struct profile_cfg **out, size_t *n);
 
 /* sections.c: site, storage, mqtt */
 void cfg_parse_site(struct ctx *c, json_t *root, struct config *cfg);

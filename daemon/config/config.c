@@ -49,6 +49,8 @@
 #include "cfg_int.h"
 #include "version.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,8 @@ struct config *config_load(const char *path, const char *profiles_dir_override,
 	cfg_parse_devices(&c, root, cfg);
 	cfg_parse_alarms(&c, root, cfg);
 	json_decref(root);
+	if (c.nerr == 0)
+		cfg_profiles_keep(&c, &cfg->profiles, &cfg->nprofiles);
 
 out_fail:
 	for (i = 0; i < c.nprofiles; i++)
@@ -134,6 +138,7 @@ void config_free(struct config *cfg)
 	free(cfg->devices);
 	free(cfg->buses);
 	free(cfg->alarms);
+	free(cfg->profiles);
 	free(cfg->mqtt.brokers);
 	/* the password is a secret: do not leave it in freed memory */
 	explicit_bzero(cfg->mqtt.password, sizeof(cfg->mqtt.password));
@@ -177,6 +182,86 @@ int config_find_alarm(const struct config *cfg, const char *id)
 		if (strcmp(cfg->alarms[i].id, id) == 0)
 			return (int)i;
 	return -1;
+}
+
+const struct profile_cfg *config_find_profile(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nprofiles; i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+void config_identify_point(const struct identify_cfg *id, struct point_cfg *p)
+{
+	memset(p, 0, sizeof(*p));
+	cfg_strfmt(p->name, sizeof(p->name), "identify");
+	p->table = id->table;
+	p->address = id->address;
+	p->type = id->type;
+	p->order = id->order;
+	p->bit = -1;
+	p->scale = 1;
+	p->decimals_from = -1;
+	p->store_max_interval_s = 300;
+}
+
+/* NAME.json with NAME an id: a profile's file name. */
+static int profile_file(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+	const char *s = e->d_name;
+
+	if (n < 6 || n - 5 >= YW_ID_MAX || strcmp(s + n - 5, ".json") != 0)
+		return 0;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (size_t i = 1; i < n - 5; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* Each profile is loaded through the same path as a device's (one context:
+ * cfg_profile_get parses and checks it once), so its errors read as in
+ * config_load. A file whose name is not an id cannot be named by a device
+ * and is not a profile: it is left alone. */
+int config_load_profiles(const char *dir, FILE *errs, struct profile_cfg **out, size_t *n)
+{
+	struct dirent **names = NULL;
+	struct ctx c;
+	int k, i, rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	memset(&c, 0, sizeof(c));
+	c.errs = errs;
+	c.file = dir;
+	c.profiles_dir = dir;
+	k = scandir(dir, &names, profile_file, alphasort);
+	if (k < 0) {
+		fprintf(errs, "%s: cannot read the profiles directory: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < k; i++) {
+		char name[YW_ID_MAX];
+
+		cfg_strfmt(name, sizeof(name), "%.*s", (int)(strlen(names[i]->d_name) - 5),
+			   names[i]->d_name);
+		cfg_profile_get(&c, name, "");
+		free(names[i]);
+	}
+	free(names);
+	c.nerr = 0;
+	if (cfg_profiles_keep(&c, out, n) != 0 || c.nerr)
+		rc = -1;
+	for (size_t j = 0; j < c.nprofiles; j++)
+		free(c.profiles[j].pts);
+	free(c.profiles);
+	return rc;
 }
 
 static const char *enum_name(const char *const *names, size_t n, int v)

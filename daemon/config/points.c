@@ -1,12 +1,15 @@
 /*
  * points: the points of a device (inline or from a profile) and the profile
  * files: parsing one point with its type/table/bit/scale rules, the checks of
- * a point set (overlaps, decimals_from targets), and loading each profile
- * once however many devices name it.
+ * a point set (overlaps, decimals_from targets), a profile's identify rule,
+ * and loading each profile once however many devices name it.
  */
 #include "cfg_int.h"
+#include "../../drivers/codec.h"
+#include "../../drivers/numfmt.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,29 @@ static bool type_is_int(enum yw_type t)
 static bool table_is_bits(enum yw_table t)
 {
 	return t == TABLE_COIL || t == TABLE_DISCRETE;
+}
+
+/* The type of a point or an identify rule (WHAT, for messages) at BASE on
+ * TABLE, given what cfg_get_enum said of its "type" (R_TYPE, TYPE): bool
+ * when absent on coil/discrete, required on input/holding; a coil or
+ * discrete input holds only bool. The type, or -1 when unknown (reported). */
+static int table_type(struct ctx *c, const char *base, int table, int r_type, int type,
+		      const char *what)
+{
+	char kp[PATHSZ];
+
+	if (table < 0)
+		return type;
+	if (r_type == 0) {
+		if (table_is_bits((enum yw_table)table))
+			return TYPE_BOOL;
+		cfg_err(c, cfg_kpath(kp, base, "type"), "is required for an input or holding %s", what);
+		return -1;
+	}
+	if (type >= 0 && table_is_bits((enum yw_table)table) && type != TYPE_BOOL)
+		cfg_err(c, cfg_kpath(kp, base, "type"), "must be bool for a %s %s",
+			point_table_names[table], what);
+	return type;
 }
 
 static const char *const point_keys[] = {
@@ -86,18 +112,10 @@ static int parse_point(struct ctx *c, json_t *o, const char *base, struct pt_tmp
 		cfg_err(c, cfg_kpath(kp, base, "deadband"), "must be a number >= 0");
 	cfg_get_int(c, o, base, "store_max_interval_s", 1, 86400, &p->store_max_interval_s);
 
-	if (table >= 0 && r_type == 0) {
-		if (table_is_bits((enum yw_table)table))
-			type = TYPE_BOOL;
-		else
-			cfg_err(c, cfg_kpath(kp, base, "type"), "is required for an input or holding point");
-	}
+	type = table_type(c, base, table, r_type, type, "point");
 	if (table >= 0 && type >= 0) {
 		bool bits = table_is_bits((enum yw_table)table);
 
-		if (bits && type != TYPE_BOOL)
-			cfg_err(c, cfg_kpath(kp, base, "type"), "must be bool for a %s point",
-				point_table_names[table]);
 		if (r_bit == 1 && (bits || type != TYPE_BOOL))
 			cfg_err(c, cfg_kpath(kp, base, "bit"),
 				"only allowed with type bool on an input or holding register");
@@ -302,8 +320,95 @@ int cfg_parse_points(struct ctx *c, json_t *arr, const char *base, bool inl,
 /* ---- profiles ---------------------------------------------------------- */
 
 static const char *const profile_keys[] = {
-	"profile", "vendor", "model", "class", "source", "description", "points", NULL
+	"profile", "vendor", "model", "class", "source", "description", "points", "identify",
+	NULL
 };
+
+static const char *const identify_keys[] = {
+	"table", "address", "type", "order", "equals", NULL
+};
+
+/* Can a value of the identify rule's type be exactly V? */
+static bool identify_holds(const struct identify_cfg *id, double v)
+{
+	struct point_cfg p;
+	double lo, hi;
+
+	if (!isfinite(v))
+		return false;
+	switch (id->type) {
+	case TYPE_BOOL:
+		return v == 0 || v == 1;
+	case TYPE_FLOAT32:
+		return fabs(v) <= FLT_MAX && numfmt_float_value((float)v) == v;
+	case TYPE_FLOAT64:
+		return true;
+	default:
+		config_identify_point(id, &p);
+		codec_range(&p, 0, &lo, &hi);
+		return v == floor(v) && v >= lo && v <= hi;
+	}
+}
+
+/*
+ * "identify": {"table", "address", "type", "order", "equals"}: table and
+ * address as a point's; type defaults to bool on coil/discrete and is
+ * required on registers (a bool there would need a bit: refused, a model
+ * code is a whole register); equals a number the type can hold exactly
+ * (else the rule could never match).
+ */
+static void profile_identify(struct ctx *c, json_t *root, struct profile *pr)
+{
+	static const char *const B = "identify";
+	struct identify_cfg *id = &pr->info.identify;
+	json_t *o = json_object_get(root, B);
+	int e0 = c->nerr, table = -1, type = -1, order = 0, addr = -1, r_type, r_order, r_eq = 0;
+	char kp[PATHSZ];
+
+	if (!o)
+		return;
+	if (!json_is_object(o)) {
+		cfg_err(c, B, "must be an object {\"table\", \"address\", \"type\", \"equals\"}");
+		return;
+	}
+	cfg_check_keys(c, o, B, identify_keys);
+	if (cfg_need(c, o, B, "table"))
+		cfg_get_enum(c, o, B, "table", point_table_names, NELEM(point_table_names), &table);
+	if (cfg_need(c, o, B, "address"))
+		cfg_get_int(c, o, B, "address", 0, 65535, &addr);
+	r_type = cfg_get_enum(c, o, B, "type", point_type_names, NELEM(point_type_names), &type);
+	r_order = cfg_get_enum(c, o, B, "order", point_order_names, NELEM(point_order_names), &order);
+	if (cfg_need(c, o, B, "equals"))
+		r_eq = cfg_get_num(c, o, B, "equals", &id->equals);
+	type = table_type(c, B, table, r_type, type, "rule");
+	if (table >= 0 && type >= 0 && !table_is_bits((enum yw_table)table)) {
+		if (type == TYPE_BOOL)
+			cfg_err(c, cfg_kpath(kp, B, "type"),
+				"must be a number type on %s registers (a model code is a whole register)",
+				point_table_names[table]);
+		else if (addr >= 0 && addr + type_width((enum yw_type)type) - 1 > 65535)
+			cfg_err(c, cfg_kpath(kp, B, "address"),
+				"must be at most %d for type %s (%d registers)",
+				65536 - type_width((enum yw_type)type), point_type_names[type],
+				type_width((enum yw_type)type));
+	}
+	if (r_order == 1 && type == TYPE_BOOL)
+		cfg_err(c, cfg_kpath(kp, B, "order"), "not used by type bool");
+	if (c->nerr != e0)
+		return;
+	id->table = (enum yw_table)table;
+	id->address = (uint16_t)addr;
+	id->type = (enum yw_type)type;
+	id->order = (enum yw_order)order;
+	if (r_eq == 1 && !identify_holds(id, id->equals)) {
+		char num[NUMFMT_LEN];
+
+		cfg_err(c, cfg_kpath(kp, B, "equals"), "type %s cannot hold %s: the rule could never match",
+			point_type_names[type], numfmt_double(id->equals, num, sizeof(num)));
+		return;
+	}
+	pr->info.has_identify = true;
+}
 
 static void profile_parse(struct ctx *c, struct profile *pr)
 {
@@ -313,6 +418,7 @@ static void profile_parse(struct ctx *c, struct profile *pr)
 	int e0 = c->nerr;
 
 	c->file = pr->path;
+	cfg_strfmt(pr->info.name, sizeof(pr->info.name), "%s", pr->name);
 	root = cfg_load_json(c, pr->path);
 	if (!root)
 		goto out;
@@ -322,9 +428,9 @@ static void profile_parse(struct ctx *c, struct profile *pr)
 	    strcmp(name, pr->name) != 0)
 		cfg_err(c, "profile", "must be \"%s\" (the file's name)", pr->name);
 	if (cfg_need(c, root, "", "vendor"))
-		cfg_get_str(c, root, "", "vendor", text, sizeof(text), true);
+		cfg_get_str(c, root, "", "vendor", pr->info.vendor, sizeof(pr->info.vendor), true);
 	if (cfg_need(c, root, "", "model"))
-		cfg_get_str(c, root, "", "model", text, sizeof(text), true);
+		cfg_get_str(c, root, "", "model", pr->info.model, sizeof(pr->info.model), true);
 	if (cfg_need(c, root, "", "class"))
 		cfg_get_str(c, root, "", "class", text, sizeof(text), true);
 	if (json_object_get(root, "source") && !json_is_string(json_object_get(root, "source")))
@@ -340,6 +446,7 @@ static void profile_parse(struct ctx *c, struct profile *pr)
 	} else if (cfg_parse_points(c, arr, "points", false, &pr->pts, &pr->npts) == 0) {
 		cfg_check_point_set(c, pr->pts, pr->npts, true, "", NULL);
 	}
+	profile_identify(c, root, pr);
 	json_decref(root);
 out:
 	pr->ok = c->nerr == e0;
@@ -380,4 +487,25 @@ struct profile *cfg_profile_get(struct ctx *c, const char *name, const char *pat
 		return NULL;
 	}
 	return pr->ok ? pr : NULL;
+}
+
+int cfg_profiles_keep(struct ctx *c, struct profile_cfg **out, size_t *n)
+{
+	size_t i, k = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; i < c->nprofiles; i++)
+		k += c->profiles[i].ok;
+	if (k == 0)
+		return 0;
+	*out = calloc(k, sizeof(**out));
+	if (!*out) {
+		cfg_err(c, "", "out of memory");
+		return -1;
+	}
+	for (i = 0; i < c->nprofiles; i++)
+		if (c->profiles[i].ok)
+			(*out)[(*n)++] = c->profiles[i].info;
+	return 0;
 }

@@ -5,6 +5,12 @@
  * drifting slowly, or pinned by a scenario `set` or a Modbus write. The
  * registers are always the codec's encoding of those values, so a gateway
  * decodes back what the simulator holds.
+ *
+ * The identify rule of a device's profile (config.h, struct identify_cfg)
+ * is served too: its registers (or bit) are mapped and always hold the
+ * rule's `equals`, encoded after the points (a write to them is undone, as
+ * by a read-only model-code register); a point that shares them is fixed at
+ * the value it decodes from there.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -173,6 +179,24 @@ static int model_encode_point(struct sim_dev *d, size_t i)
 	return 0;
 }
 
+/* The identify register of D's profile, over whatever the points wrote. */
+static void model_encode_ident(struct sim_dev *d)
+{
+	struct point_cfg p;
+	struct sim_table *t;
+	uint16_t regs[4] = { 0 };
+
+	if (!d->ident)
+		return;
+	config_identify_point(d->ident, &p);
+	t = &d->tab[p.table];
+	if (p.table == TABLE_COIL || p.table == TABLE_DISCRETE)
+		regs[0] = d->ident->equals != 0;
+	else if (codec_encode(&p, d->ident->equals, 0, regs) != CODEC_OK)
+		return;   /* the loader checked that the type holds it */
+	memcpy(&t->regs[p.address - t->lo], regs, (size_t)codec_width(&p) * sizeof(*regs));
+}
+
 int model_encode_dev(struct sim_dev *d)
 {
 	int rc = 0;
@@ -188,6 +212,7 @@ int model_encode_dev(struct sim_dev *d)
 				 d->cfg->id, d->cfg->points[i].name, d->pts[i].value);
 		d->pts[i].warned = true;
 	}
+	model_encode_ident(d);
 	return rc;
 }
 
@@ -245,6 +270,15 @@ static int model_table_alloc(struct sim_dev *d)
 		if (end > hi[p->table])
 			hi[p->table] = end;
 	}
+	if (d->ident) {
+		struct point_cfg ip;
+
+		config_identify_point(d->ident, &ip);
+		if (ip.address < lo[ip.table])
+			lo[ip.table] = ip.address;
+		if ((uint32_t)ip.address + (uint32_t)codec_width(&ip) > hi[ip.table])
+			hi[ip.table] = (uint32_t)ip.address + (uint32_t)codec_width(&ip);
+	}
 	for (int t = 0; t < 4; t++) {
 		struct sim_table *tb = &d->tab[t];
 
@@ -267,12 +301,50 @@ static int model_table_alloc(struct sim_dev *d)
 			continue;
 		memset(tb->mapped + (p->address - tb->lo), 1, (size_t)codec_width(p));
 	}
+	if (d->ident) {
+		struct point_cfg ip;
+		struct sim_table *tb;
+
+		config_identify_point(d->ident, &ip);
+		tb = &d->tab[ip.table];
+		memset(tb->mapped + (ip.address - tb->lo), 1, (size_t)codec_width(&ip));
+	}
 	return 0;
 }
 
-static int model_dev_init(struct sim_dev *d, const struct device_cfg *dc)
+/* Points that share the identify registers: fixed at what they decode
+ * from there (after the first encoding). */
+static void model_fix_ident_points(struct sim_dev *d)
 {
+	struct point_cfg ip;
+	uint32_t a, e;
+	double v;
+
+	if (!d->ident)
+		return;
+	config_identify_point(d->ident, &ip);
+	a = ip.address;
+	e = a + (uint32_t)codec_width(&ip);
+	for (size_t i = 0; i < d->cfg->npoints; i++) {
+		const struct point_cfg *p = &d->cfg->points[i];
+		uint32_t pa = p->address, pe = pa + (uint32_t)codec_width(p);
+
+		if (p->table != ip.table || !d->pts[i].mapped || pe <= a || pa >= e)
+			continue;
+		d->pts[i].kind = KIND_FIXED;
+		d->pts[i].pinned = true;
+		d->pts[i].value = model_read_point(d, i, &v) == 0 ? v : NAN;
+	}
+	model_encode_dev(d);
+}
+
+static int model_dev_init(struct sim_dev *d, const struct config *cfg,
+			  const struct device_cfg *dc)
+{
+	const struct profile_cfg *pr = dc->profile[0] ? config_find_profile(cfg, dc->profile) : NULL;
+
 	d->cfg = dc;
+	d->ident = pr && pr->has_identify ? &pr->identify : NULL;
 	d->pts = calloc(dc->npoints ? dc->npoints : 1, sizeof(*d->pts));
 	if (!d->pts) {
 		log_error("sim", "out of memory");
@@ -294,6 +366,7 @@ static int model_dev_init(struct sim_dev *d, const struct device_cfg *dc)
 		if (!d->pts[i].is_decimals)
 			model_plausible(d, i);
 	model_encode_dev(d);
+	model_fix_ident_points(d);
 	return 0;
 }
 
@@ -323,7 +396,7 @@ int model_init(struct sim_model *m, const struct config *cfg, uint64_t seed)
 		return -1;
 	}
 	for (size_t k = 0; k < cfg->ndevices; k++)
-		if (model_dev_init(&m->devs[k], &cfg->devices[k]) != 0)
+		if (model_dev_init(&m->devs[k], cfg, &cfg->devices[k]) != 0)
 			return -1;
 	return 0;
 }

@@ -70,6 +70,7 @@ struct sim_count {
 
 struct sim_dev {
 	const struct device_cfg *cfg;
+	const struct identify_cfg *ident; /* its profile's identify rule, NULL when none */
 	struct sim_point *pts;   /* owned, cfg->npoints */
 	struct sim_table tab[4]; /* indexed by enum yw_table */
 	bool offline;
