@@ -23,15 +23,16 @@
  * the quiet time, timeout_ms / 2 (20 ms at least): the rest of a garbled
  * answer, or an answer that came too late, must never be read as the answer
  * to the next request (RTU frames carry no transaction id). A reconnect
- * would not do that by itself: some serial servers pass on what the line
- * said while no client was connected, and an immediate reconnect still sees
- * an answer that is on its way. Draining keeps the connection (serial
- * servers often take one client, and notice a closed one late), costs a
- * silent device timeout_ms / 2 more per try, and leaves one case, as on any
- * RTU line: an answer later than 1.5 x timeout_ms after its request, to a
- * request of the same unit, function and length, can still be taken for the
- * answer to a later one (raise timeout_ms for such a device). A line that
- * does not go quiet within 4 x timeout_ms gets a new connection.
+ * would not do that by itself: an immediate reconnect still receives an
+ * answer that is on its way on the line, and a serial server may pass on to
+ * its next client what the line said in between. Draining keeps the
+ * connection (a serial server may take one client at a time and notice a
+ * closed connection late), costs a silent device timeout_ms / 2 more per
+ * try, and leaves one case, as on any RTU line: an answer later than
+ * 1.5 x timeout_ms after its request, to a request of the same unit,
+ * function and length, can still be taken for the answer to a later one
+ * (raise timeout_ms for such a device). A line that does not go quiet
+ * within 4 x timeout_ms gets a new connection.
  */
 #include "drv_int.h"
 #include "rtuframe.h"

@@ -422,14 +422,18 @@ static void test_rtutcp_abort(struct simproc *sp)
 }
 
 /* A scripted serial server: for each request (FC 3), registers
- * address + 1000 + i, sent as the step says. */
-enum peer_mode { PEER_SPLIT, PEER_GARBAGE_FIRST, PEER_TWICE, PEER_LATE, PEER_BYTEWISE };
+ * address + 1000 + i, sent as the step says. PEER_CHATTER sends garbage
+ * bytes instead, for CHATTER_MS or until the driver hangs up, then closes
+ * and takes the next connection. */
+enum peer_mode {
+	PEER_SPLIT, PEER_GARBAGE_FIRST, PEER_TWICE, PEER_LATE, PEER_BYTEWISE, PEER_CHATTER
+};
 
 struct peer {
 	int lfd, port;
 	const enum peer_mode *script;
 	size_t nscript;
-	int late_ms;
+	int late_ms, chatter_ms;
 };
 
 static int peer_send(int fd, const uint8_t *b, size_t n)
@@ -437,16 +441,23 @@ static int peer_send(int fd, const uint8_t *b, size_t n)
 	return send(fd, b, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
 }
 
-static void *peer_main(void *arg)
+static int peer_accept(struct peer *p)
 {
-	struct peer *p = arg;
 	struct pollfd pfd = { .fd = p->lfd, .events = POLLIN };
 	int fd, one = 1;
 
 	if (poll(&pfd, 1, 5000) != 1 || (fd = accept(p->lfd, NULL, NULL)) < 0)
-		return NULL;
+		return -1;
 	setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
-	for (size_t k = 0; k < p->nscript; k++) {
+	return fd;
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	int fd = peer_accept(p);
+
+	for (size_t k = 0; fd >= 0 && k < p->nscript; k++) {
 		uint8_t req[8], body[RTU_ADU_MAX], ans[RTU_ADU_MAX];
 		size_t got = 0, n;
 
@@ -492,10 +503,21 @@ static void *peer_main(void *arg)
 				sleep_ms(5);
 			}
 			break;
+		case PEER_CHATTER:
+			/* until CHATTER_MS or the driver hangs up */
+			for (int64_t end = now_ms() + p->chatter_ms; now_ms() < end;) {
+				if (peer_send(fd, (const uint8_t *)"\xff\xfe", 2) != 0)
+					break;
+				sleep_ms(10);
+			}
+			close(fd);
+			fd = peer_accept(p);
+			break;
 		}
 	}
 out:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return NULL;
 }
 
@@ -503,12 +525,12 @@ static void test_rtutcp_peer(void)
 {
 	static const enum peer_mode script[] = {
 		PEER_SPLIT, PEER_GARBAGE_FIRST, PEER_TWICE, PEER_SPLIT, PEER_LATE, PEER_SPLIT,
-		PEER_BYTEWISE,
+		PEER_BYTEWISE, PEER_CHATTER, PEER_SPLIT,
 	};
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t alen = sizeof sa;
 	struct peer p = { .script = script, .nscript = sizeof script / sizeof script[0],
-			  .late_ms = 500 };
+			  .late_ms = 500, .chatter_ms = 3000 };
 	struct drv_settings bc;
 	uint16_t regs[4];
 	int exc = 0;
@@ -541,6 +563,20 @@ static void test_rtutcp_peer(void)
 	check_case = "one byte a segment";
 	CHECK(driver_read(drv, 1, TABLE_HOLDING, 60, 1, regs, &exc) == DRV_OK);
 	CHECK(regs[0] == 1060);
+	/* garbage that does not stop (for 3 s): the drain gives up after
+	 * 4 x 400 ms, and the next request goes on a new connection (a
+	 * reconnect of ours: at debug) */
+	check_case = "a line that does not go quiet";
+	info_lines = 0;
+	int64_t t0 = now_ms();
+	CHECK(driver_read(drv, 1, TABLE_HOLDING, 70, 1, regs, &exc) == DRV_CRC);
+	int64_t el = now_ms() - t0;
+	CHECK(el >= 1900 && el < 2600);
+	CHECK(driver_reconnected(drv) == 0);
+	CHECK(driver_read(drv, 1, TABLE_HOLDING, 80, 2, regs, &exc) == DRV_OK);
+	CHECK(regs_are(regs, 1080, 1081));
+	CHECK(driver_reconnected(drv) == 1);
+	CHECK(info_lines == 0);
 	check_case = "the peer closed";
 	CHECK(driver_read(drv, 1, TABLE_HOLDING, 0, 1, regs, &exc) == DRV_LINK);
 	check_case = "";
