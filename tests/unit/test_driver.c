@@ -2,7 +2,8 @@
  * test_driver: the Modbus driver on its own (it links drivers/ only): error
  * classes against a port nobody listens on, abort, and a TCP connect that
  * gets no answer (a listener whose backlog is full) bounded by the bus's
- * timeout. The tcp and rtu drivers against the simulator are in test_bus.
+ * timeout, on tcp and rtu-tcp. The tcp and rtu drivers against the
+ * simulator are in test_bus.
  *
  * rtu-tcp: the driver against the real simulator (yardwatch-sim --rtu-tcp,
  * steered through --control): values read and written, exceptions, each
@@ -59,8 +60,9 @@ static void count_log(int level, const char *comp, const char *msg)
 	lines++;
 }
 
-/* Driver error classes against a port nobody listens on; abort. */
-static void test_refused(void)
+/* Driver error classes against a port nobody listens on; abort. On TYPE
+ * (tcp, rtu-tcp). */
+static void test_refused(enum drv_bus_type type)
 {
 	struct drv_settings bc;
 	uint16_t regs[1];
@@ -74,6 +76,7 @@ static void test_refused(void)
 	CHECK(getsockname(fd, (struct sockaddr *)&sa, &alen) == 0);
 	close(fd);   /* nothing listens there now */
 	settings_tcp(&bc, ntohs(sa.sin_port), 200, 2);
+	bc.type = type;
 	struct driver *drv = driver_new(&bc);
 	CHECK(drv != NULL);
 	lines = 0;
@@ -89,8 +92,9 @@ static void test_refused(void)
 	CHECK(strcmp(driver_exception_name(99), "unknown exception") == 0);
 }
 
-/* A TCP connect that gets no answer is bounded by the bus's timeout. */
-static void test_connect_bounded(void)
+/* A TCP connect (tcp, rtu-tcp: TYPE) that gets no answer is bounded by
+ * the bus's timeout. */
+static void test_connect_bounded(enum drv_bus_type type)
 {
 	struct drv_settings bc;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -107,6 +111,7 @@ static void test_connect_bounded(void)
 	CHECK(connect(filler, (struct sockaddr *)&sa, sizeof sa) == 0);
 
 	settings_tcp(&bc, ntohs(sa.sin_port), 200, 1);
+	bc.type = type;
 	struct driver *drv = driver_new(&bc);
 	int64_t t0 = now_ms();
 	CHECK(driver_read(drv, 1, TABLE_HOLDING, 0, 1, regs, &exc) == DRV_TIMEOUT);
@@ -617,8 +622,10 @@ static void test_rtutcp(void)
 int main(void)
 {
 	driver_set_log(count_log, 3);
-	test_refused();
-	test_connect_bounded();
+	test_refused(DRV_BUS_TCP);
+	test_refused(DRV_BUS_RTU_TCP);
+	test_connect_bounded(DRV_BUS_TCP);
+	test_connect_bounded(DRV_BUS_RTU_TCP);
 	test_rtutcp();
 	return check_report();
 }
