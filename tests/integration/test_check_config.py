@@ -95,4 +95,5 @@ def test_unopenable_store_exit_1(env):
 
 if __name__ == "__main__":
     yw.run([test_demo_config_checks, test_bad_config_exit_78_all_errors,
-            test_rtu_tcp_bus_checks, test_syntax_error_line_column, test_usage_errors, test_unopenable_store_exit_1])
+            test_rtu_tcp_bus_checks, test_syntax_error_line_column, test_usage_errors,
+            test_unopenable_store_exit_1])

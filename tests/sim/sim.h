@@ -122,10 +122,11 @@ void late_push(struct sim *s, int chan, int64_t due_ms, const uint8_t *b, size_t
 void late_drop(struct sim *s, int chan);          /* the client went away */
 int64_t late_run(struct sim *s, int64_t now);     /* delivers what is due; next due or INT64_MAX */
 
-/* tcp.c: LINK is LINK_TCP (--tcp) or LINK_RTU_TCP (--rtu-tcp) */
-int tcp_listen(struct sim *s, const char *spec, enum sim_link link); /* -2: bad SPEC, -1: cannot listen */
+/* tcp.c: LINK is LINK_TCP (--tcp) or LINK_RTU_TCP (--rtu-tcp); tcp_listen
+ * returns -2 for a bad SPEC, -1 when it cannot listen */
+int tcp_listen(struct sim *s, const char *spec, enum sim_link link);
 void tcp_accept(struct sim *s, enum sim_link link);
-void tcp_close(struct sim *s, int i);               /* client I goes (its late answers too) */
+void tcp_close(struct sim *s, int i);           /* client I goes (its late answers too) */
 int tcp_flush(struct sim *s, int i);            /* -1: client gone */
 int tcp_process(struct sim *s, int i);          /* -1: client gone */
 void tcp_read(struct sim *s, int i);

@@ -469,11 +469,13 @@ static void *peer_main(void *arg)
 		while (got < sizeof req) {
 			struct pollfd q = { .fd = fd, .events = POLLIN };
 			ssize_t r;
-			if (poll(&q, 1, 5000) != 1 || (r = recv(fd, req + got, sizeof req - got, 0)) <= 0)
+			if (poll(&q, 1, 5000) != 1 ||
+			    (r = recv(fd, req + got, sizeof req - got, 0)) <= 0)
 				goto out;
 			got += (size_t)r;
 		}
-		uint16_t addr = (uint16_t)(req[2] << 8 | req[3]), qty = (uint16_t)(req[4] << 8 | req[5]);
+		uint16_t addr = (uint16_t)(req[2] << 8 | req[3]);
+		uint16_t qty = (uint16_t)(req[4] << 8 | req[5]);
 		body[0] = req[0];
 		body[1] = 3;
 		body[2] = (uint8_t)(2 * qty);
