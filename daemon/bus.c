@@ -337,10 +337,12 @@ bool bus_same_line(const struct bus_worker *w, const struct config *cfg, int bus
 {
 	const struct bus_cfg *b = &cfg->buses[bus];
 
-	if (b->type != w->bus.type)
+	if ((b->type == BUS_RTU) != (w->bus.type == BUS_RTU))
 		return false;
 	if (b->type == BUS_RTU)
 		return strcmp(b->device, w->bus.device) == 0;
+	/* tcp and rtu-tcp: one endpoint, whichever framing (a serial device
+	 * server may take one client at a time) */
 	return strcmp(b->host, w->bus.host) == 0 && b->port == w->bus.port;
 }
 
@@ -365,7 +367,11 @@ void bus_driver_settings(const struct bus_cfg *b, struct drv_settings *s)
 {
 	memset(s, 0, sizeof *s);
 	util_strlcpy(s->id, b->id, sizeof s->id);
-	s->type = b->type == BUS_RTU ? DRV_BUS_RTU : DRV_BUS_TCP;
+	switch (b->type) {
+	case BUS_RTU: s->type = DRV_BUS_RTU; break;
+	case BUS_RTU_TCP: s->type = DRV_BUS_RTU_TCP; break;
+	case BUS_TCP: s->type = DRV_BUS_TCP; break;
+	}
 	util_strlcpy(s->device, b->device, sizeof s->device);
 	s->baud = b->baud;
 	s->parity = b->parity;

@@ -19,8 +19,8 @@
  * over a reload serves a config whose indices may differ.
  *
  * Stopping. bus_stop_ask() sets the stop flag under `mu`, wakes the worker
- * and aborts the driver (a blocked TCP request returns at once; RTU waits out
- * at most one timeout); bus_stop_wait() waits for `finished` on the worker's
+ * and aborts the driver (a blocked TCP or rtu-tcp request returns at once;
+ * RTU waits out at most one timeout); bus_stop_wait() waits for `finished` on the worker's
  * monotonic cond, then joins. A worker left behind (bus_detach, at exit only)
  * sees the flag when it wakes, never touches the queue again (a result is
  * only pushed under `mu` while no stop was asked), and frees itself.

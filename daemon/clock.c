@@ -83,7 +83,10 @@ int clock_poll(int64_t *delta_ms)
 	ck.offset = off;
 	if (step >= 1000 || step <= -1000)
 		log_warn("clock", "the wall clock was stepped by %+lld s (now %s)",
-			 (long long)(step / 1000), util_fmt_time(wall, t1, sizeof t1));
+			 /* to the nearest second: wall and monotonic are read a
+			  * moment apart, so a step of an hour may measure 3599.999 s */
+			 (long long)((step + (step < 0 ? -500 : 500)) / 1000),
+			 util_fmt_time(wall, t1, sizeof t1));
 	if (ck.set) {
 		if (!wall_is_set(wall)) {
 			/* set back before the build date: estimate from the last stamp */

@@ -38,8 +38,10 @@ enum yw_when { WHEN_ABOVE, WHEN_BELOW, WHEN_EQUALS, WHEN_NOT_EQUALS };
 #define CONFIG_CONTROL_SOCKET "/run/yardwatch/control.sock"
 #define YW_CTL_PATH_MAX 108         /* a unix socket's sun_path */
 
-enum yw_bus_type { BUS_RTU, BUS_TCP };
-#define CONFIG_NBUS_TYPES 2
+/* BUS_RTU_TCP: Modbus RTU frames over TCP (a serial device server in
+ * transparent mode): host and port as tcp, one RS-485 line behind it. */
+enum yw_bus_type { BUS_RTU, BUS_TCP, BUS_RTU_TCP };
+#define CONFIG_NBUS_TYPES 3
 
 struct bus_cfg {
 	char id[YW_ID_MAX];
@@ -51,20 +53,20 @@ struct bus_cfg {
 	int data_bits;           /* 7 | 8, default 8 */
 	int stop_bits;           /* 1 | 2, default 1 */
 	bool rs485;              /* default false: ask the driver for RS-485 mode */
-	int inter_frame_delay_ms;/* default 0: extra silence between requests */
-	/* tcp */
+	int inter_frame_delay_ms;/* default 0: extra silence between requests (rtu, rtu-tcp) */
+	/* tcp, rtu-tcp */
 	char host[YW_TEXT_MAX];
 	int port;                /* default 502 */
-	/* both */
-	int timeout_ms;          /* default 1000 (tcp) / 300 (rtu) */
+	/* all */
+	int timeout_ms;          /* default 1000 (tcp, rtu-tcp) / 300 (rtu) */
 	int retries;             /* default 1 (a failed request is tried again once) */
 };
 
 struct device_cfg {
 	char id[YW_ID_MAX];
 	int bus;                 /* index into config.buses */
-	int unit;                /* Modbus unit id 1..247 on RTU (0 = broadcast, never
-	                            answered), 0..255 on TCP */
+	int unit;                /* Modbus unit id 1..247 on rtu and rtu-tcp (0 =
+	                            broadcast, never answered), 0..247 or 255 on tcp */
 	char profile[YW_ID_MAX]; /* "" when none */
 	int poll_ms;             /* default 1000 */
 	char location[YW_TEXT_MAX];  /* "" when none */

@@ -1,13 +1,16 @@
 /*
  * driver: the bus contract. One `struct driver` is one physical bus (an
- * RS-485 line or a Modbus TCP endpoint) behind libmodbus; it is owned by that
- * bus's worker thread and used by it alone (driver_abort() excepted).
+ * RS-485 line or a Modbus TCP endpoint behind libmodbus, or an RS-485 line
+ * behind a serial device server: rtu-tcp, our own backend); it is owned by
+ * that bus's worker thread and used by it alone (driver_abort() excepted).
  *
  * It tells "the device answered with an exception" (DRV_EXCEPTION: the link
  * is fine, the point is bad) from "the link failed" (timeout, CRC, socket:
- * back off, reconnect). TCP reconnects by itself on the next call after the
- * peer dropped. The bus's timeout is set as both response and byte timeout on
- * every context, and inter_frame_delay_ms of silence is kept between requests.
+ * back off, reconnect). TCP and rtu-tcp reconnect by themselves on the next
+ * call after the peer dropped. The bus's timeout is set as both response and
+ * byte timeout on every libmodbus context; on rtu-tcp the whole answer must
+ * come within it. inter_frame_delay_ms of silence is kept between requests
+ * (on rtu-tcp at least 5 ms, for the line's 3.5-character gap).
  */
 #ifndef YW_DRIVER_H
 #define YW_DRIVER_H
@@ -31,12 +34,13 @@ struct drv_settings {
 	char parity;                 /* 'N' | 'E' | 'O' */
 	int data_bits, stop_bits;
 	bool rs485;                  /* ask for the kernel's RS-485 mode */
-	int inter_frame_delay_ms;    /* silence kept between requests */
+	int inter_frame_delay_ms;    /* silence kept between requests (rtu, rtu-tcp) */
 	/* tcp, rtu-tcp */
 	char host[256];
 	int port;
-	/* both */
-	int timeout_ms;              /* response and byte timeout */
+	/* all */
+	int timeout_ms;              /* response and byte timeout (rtu-tcp: the
+	                                whole answer) */
 	int retries;                 /* a failed request is tried again this often */
 };
 
@@ -88,12 +92,12 @@ enum drv_status driver_write(struct driver *d, int unit, enum yw_table t,
  * settings are put back). */
 void driver_set_timeout(struct driver *d, int timeout_ms, int retries);
 
-/* From another thread: make a blocked call return soon (TCP: shutdown() of
- * the socket; RTU: at most one timeout). The driver stays aborted: every
+/* From another thread: make a blocked call return soon (TCP, rtu-tcp:
+ * shutdown() of the socket; RTU: at most one timeout). The driver stays aborted: every
  * later call returns DRV_LINK at once. Only for stopping. */
 void driver_abort(struct driver *d);
 
-/* "ok" | "exception" | "timeout" | "crc" | "link". */
+/* "ok" | "exception" | "timeout" | "crc" | "gateway" | "link". */
 const char *driver_status_name(enum drv_status s);
 /* The standard name of a Modbus exception code ("illegal data address"). */
 const char *driver_exception_name(int code);

@@ -1,9 +1,12 @@
 /*
- * modbus: the bus contract of driver.h over libmodbus 3.1.x, TCP and RTU.
+ * modbus: the bus contract of driver.h: over libmodbus 3.1.x for TCP and
+ * RTU, over rtutcp.c (our own socket and RTU framing, drv_int.h) for
+ * rtu-tcp. Retries, pacing, recovery and log lines are here for all three.
  *
- * One driver is one libmodbus context, used by the bus's worker thread only.
- * The only cross-thread entry is driver_abort(): it sets a flag and, for TCP,
- * shutdown()s the socket so that a call blocked in select() returns at once.
+ * One driver is one libmodbus context (or, rtu-tcp, one socket), used by
+ * the bus's worker thread only.
+ * The only cross-thread entry is driver_abort(): it sets a flag and, for TCP
+ * and rtu-tcp, shutdown()s the socket so that a blocked call returns at once.
  * The socket number it may touch is published under `fd_mu`, and the worker
  * unpublishes it before closing, so abort can never hit a reused descriptor.
  *
@@ -35,7 +38,8 @@
  * the connection is closed and reopened on the next call, since a late
  * answer on a kept connection would be read as the answer to the next
  * request (it would be refused by transaction id, costing that request
- * too). Socket errors close the connection as well.
+ * too). Socket errors close the connection as well. On rtu-tcp the
+ * connection is kept and drained instead (rtutcp.c says why).
  *
  * Timeouts: the bus's timeout_ms is set as the response timeout and as the
  * byte timeout of the context. libmodbus 3.1.6 connects TCP with a
@@ -60,19 +64,15 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include <stdarg.h>
+#include <unistd.h>
+#include "drv_int.h"
 #include "mbpdu.h"
 #include "ttylock.h"
 
-#define DRV_COMP "modbus"
-
-/* Pseudo errno values of our own checks, for log lines and the class. */
-#define DRV_EMISMATCH (MODBUS_ENOBASE + 200)   /* answer to another request */
-#define DRV_EMALFORMED (MODBUS_ENOBASE + 201)  /* wrong length / byte count / echo */
-
 struct driver {
 	struct drv_settings bus;     /* a copy */
-	modbus_t *ctx;
+	modbus_t *ctx;               /* rtu, tcp; NULL on rtu-tcp */
+	int sock;                    /* rtu-tcp: the connected socket or -1 */
 	bool connected;
 	bool reconnected;            /* a connect happened since driver_reconnected() */
 	bool ever_connected;
@@ -91,107 +91,6 @@ struct driver {
 	atomic_bool aborted;
 };
 
-/* ---- logging through the daemon's callback ---- */
-
-static drv_log_fn drv_log_cb;
-static int drv_log_max = 2;
-
-void driver_set_log(drv_log_fn fn, int max_level)
-{
-	drv_log_cb = fn;
-	drv_log_max = max_level;
-}
-
-__attribute__((format(printf, 2, 3)))
-static void drv_log(int level, const char *fmt, ...)
-{
-	static const char *const names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
-	char msg[512];
-	va_list ap;
-
-	if (!drv_log_cb && level > drv_log_max)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (drv_log_cb)
-		drv_log_cb(level, DRV_COMP, msg);
-	else
-		fprintf(stderr, "%s %s: %s\n", names[level & 3], DRV_COMP, msg);
-}
-
-const char *driver_exception_name(int code)
-{
-	switch (code) {
-	case 1: return "illegal function";
-	case 2: return "illegal data address";
-	case 3: return "illegal data value";
-	case 4: return "server device failure";
-	case 5: return "acknowledge";
-	case 6: return "server device busy";
-	case 7: return "negative acknowledge";
-	case 8: return "memory parity error";
-	case 10: return "gateway path unavailable";
-	case 11: return "gateway target device failed to respond";
-	}
-	return "unknown exception";
-}
-
-const char *driver_status_name(enum drv_status s)
-{
-	switch (s) {
-	case DRV_OK: return "ok";
-	case DRV_EXCEPTION: return "exception";
-	case DRV_TIMEOUT: return "timeout";
-	case DRV_CRC: return "crc";
-	case DRV_GATEWAY: return "gateway";
-	case DRV_LINK: return "link";
-	}
-	return "link";
-}
-
-/* Text for an errno value set by libmodbus or the system; thread-safe. */
-static const char *driver_errstr(int err)
-{
-	switch (err) {
-	case EMBBADCRC: return "invalid CRC";
-	case EMBBADDATA: return "invalid data in the answer";
-	case EMBBADEXC: return "invalid exception code";
-	case EMBMDATA: return "too many data";
-	case EMBBADSLAVE: return "answer from another unit";
-	case DRV_EMISMATCH: return "answer from another unit or to another request";
-	case DRV_EMALFORMED: return "malformed answer (length, byte count or echo)";
-	default: break;
-	}
-	if (err > MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX)
-		return "exception";
-	const char *s = strerrordesc_np(err);
-	return s ? s : "unknown error";
-}
-
-static enum drv_status driver_classify(int err, int *exc)
-{
-	if (err > MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX) {
-		if (exc)
-			*exc = err - MODBUS_ENOBASE;
-		return DRV_EXCEPTION;
-	}
-	switch (err) {
-	case ETIMEDOUT:
-		return DRV_TIMEOUT;
-	case DRV_EMISMATCH:
-	case DRV_EMALFORMED:
-	case EMBBADCRC:
-	case EMBBADDATA:
-	case EMBBADEXC:
-	case EMBUNKEXC:
-	case EMBBADSLAVE:
-		return DRV_CRC;
-	default:
-		return DRV_LINK;
-	}
-}
-
 static void driver_set_fd(struct driver *d, int fd)
 {
 	pthread_mutex_lock(&d->fd_mu);
@@ -204,7 +103,12 @@ static void driver_close(struct driver *d)
 	if (!d->connected)
 		return;
 	driver_set_fd(d, -1);
-	modbus_close(d->ctx);
+	if (d->ctx) {
+		modbus_close(d->ctx);
+	} else {
+		close(d->sock);
+		d->sock = -1;
+	}
 	d->connected = false;
 }
 
@@ -213,12 +117,14 @@ static int driver_set_timeouts(struct driver *d)
 	uint32_t sec = (uint32_t)(d->bus.timeout_ms / 1000);
 	uint32_t usec = (uint32_t)(d->bus.timeout_ms % 1000) * 1000;
 
+	if (!d->ctx)
+		return 0;   /* rtu-tcp: rtutcp.c takes timeout_ms as it is */
 	if (sec == 0 && usec == 0)
 		usec = 1000;
 	if (modbus_set_response_timeout(d->ctx, sec, usec) != 0 ||
 	    modbus_set_byte_timeout(d->ctx, sec, usec) != 0) {
 		drv_log(0, "%s: cannot set timeout %d ms: %s", d->where,
-			  d->bus.timeout_ms, driver_errstr(errno));
+			  d->bus.timeout_ms, drv_errstr(errno));
 		return -1;
 	}
 	return 0;
@@ -256,6 +162,7 @@ struct driver *driver_new(const struct drv_settings *bus)
 	}
 	d->bus = *bus;
 	d->fd = -1;
+	d->sock = -1;
 	d->bad_unit_logged = -1;
 	atomic_init(&d->aborted, false);
 	if (bus->type == DRV_BUS_RTU)
@@ -268,10 +175,12 @@ struct driver *driver_new(const struct drv_settings *bus)
 		drv_log(0, "%s: cannot create mutex", d->where);
 		goto out_free;
 	}
+	if (bus->type == DRV_BUS_RTU_TCP)
+		return d;
 	d->ctx = driver_new_ctx(bus);
 	if (!d->ctx) {
 		drv_log(0, "%s: cannot create modbus context: %s", d->where,
-			  driver_errstr(errno));
+			  drv_errstr(errno));
 		goto out_mutex;
 	}
 	if (driver_set_timeouts(d) != 0)
@@ -292,7 +201,8 @@ void driver_free(struct driver *d)
 	if (!d)
 		return;
 	driver_close(d);
-	modbus_free(d->ctx);
+	if (d->ctx)
+		modbus_free(d->ctx);
 	pthread_mutex_destroy(&d->fd_mu);
 	free(d);
 }
@@ -308,9 +218,18 @@ static int driver_rs485(struct driver *d)
 	if (!d->rs485_failed)
 		drv_log(0, "%s: the port cannot do RS-485 mode (%s); "
 			  "set \"rs485\": false for an adapter that switches by itself",
-			  d->where, driver_errstr(errno));
+			  d->where, drv_errstr(errno));
 	d->rs485_failed = true;
 	return -1;
+}
+
+/* Open the line: 0, or -1 with errno. */
+static int driver_open(struct driver *d)
+{
+	if (d->ctx)
+		return modbus_connect(d->ctx);
+	d->sock = rtutcp_connect(d->bus.host, d->bus.port, d->bus.timeout_ms);
+	return d->sock < 0 ? -1 : 0;
 }
 
 enum drv_status driver_connect(struct driver *d)
@@ -321,16 +240,16 @@ enum drv_status driver_connect(struct driver *d)
 		return DRV_OK;
 	if (driver_set_timeouts(d) != 0)
 		return DRV_LINK;
-	if (modbus_connect(d->ctx) != 0) {
+	if (driver_open(d) != 0) {
 		int err = errno;
 		/* libmodbus leaves errno at EINPROGRESS when the connect timed out. */
 		if (err == EINPROGRESS)
 			err = ETIMEDOUT;
 		d->connect_timed_out = err == ETIMEDOUT;
 		if (!d->down_logged)
-			drv_log(1, "%s: cannot connect: %s", d->where, driver_errstr(err));
+			drv_log(1, "%s: cannot connect: %s", d->where, drv_errstr(err));
 		else
-			drv_log(3, "%s: cannot connect: %s", d->where, driver_errstr(err));
+			drv_log(3, "%s: cannot connect: %s", d->where, drv_errstr(err));
 		d->down_logged = true;
 		return DRV_LINK;
 	}
@@ -354,6 +273,8 @@ enum drv_status driver_connect(struct driver *d)
 	}
 	if (d->bus.type == DRV_BUS_TCP)
 		driver_set_fd(d, modbus_get_socket(d->ctx));
+	else if (d->bus.type == DRV_BUS_RTU_TCP)
+		driver_set_fd(d, d->sock);
 	if (!d->ever_connected)
 		drv_log(2, "%s: connected", d->where);
 	else if (d->down_logged || !d->quiet_reconnect)
@@ -398,13 +319,18 @@ static void timespec_add_ms(struct timespec *t, int ms)
 	}
 }
 
-/* Keep inter_frame_delay_ms of silence after the end of the last answer. */
+/* Keep inter_frame_delay_ms of silence after the end of the last answer
+ * (rtu-tcp: RTUTCP_GAP_MIN_MS at least). */
 static void driver_quiet(struct driver *d)
 {
-	if (d->bus.inter_frame_delay_ms <= 0 || !d->have_last)
+	int gap = d->bus.inter_frame_delay_ms;
+
+	if (d->bus.type == DRV_BUS_RTU_TCP && gap < RTUTCP_GAP_MIN_MS)
+		gap = RTUTCP_GAP_MIN_MS;
+	if (gap <= 0 || !d->have_last)
 		return;
 	struct timespec until = d->last_end;
-	timespec_add_ms(&until, d->bus.inter_frame_delay_ms);
+	timespec_add_ms(&until, gap);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
 		;
 }
@@ -413,6 +339,24 @@ static void driver_mark_end(struct driver *d)
 {
 	clock_gettime(CLOCK_MONOTONIC, &d->last_end);
 	d->have_last = true;
+}
+
+/* rtu-tcp after a timeout or a bad answer: what is still on its way (the
+ * rest of a garbled answer, a late one) is read and dropped until the line
+ * is quiet (rtutcp.c); a line that does not go quiet gets a new connection. */
+static void driver_drain(struct driver *d)
+{
+	int t = d->bus.timeout_ms;
+
+	if (!d->connected || rtutcp_drain(d->sock, rtutcp_quiet_ms(t), 4 * t) == 0)
+		return;
+	if (errno == DRV_ENOQUIET) {
+		drv_log(3, "%s: %s; reconnecting", d->where, drv_errstr(errno));
+		d->quiet_reconnect = true;
+	} else if (!atomic_load(&d->aborted)) {
+		drv_log(2, "%s: connection lost: %s", d->where, drv_errstr(errno));
+	}
+	driver_close(d);
 }
 
 /* After a failed transaction: make sure the next one starts clean. */
@@ -428,6 +372,8 @@ static void driver_recover(struct driver *d, enum drv_status st, int err)
 		if (d->bus.type == DRV_BUS_TCP) {
 			d->quiet_reconnect = true;
 			driver_close(d);
+		} else if (d->bus.type == DRV_BUS_RTU_TCP) {
+			driver_drain(d);
 		} else {
 			modbus_flush(d->ctx);
 		}
@@ -435,8 +381,8 @@ static void driver_recover(struct driver *d, enum drv_status st, int err)
 	case DRV_LINK:
 		if (err == EMBMDATA || err == EINVAL)
 			return;   /* local: nothing was sent */
-		if (d->bus.type == DRV_BUS_TCP && d->connected)
-			drv_log(2, "%s: connection lost: %s", d->where, driver_errstr(err));
+		if (d->bus.type != DRV_BUS_RTU && d->connected)
+			drv_log(2, "%s: connection lost: %s", d->where, drv_errstr(err));
 		driver_close(d);
 		return;
 	}
@@ -449,13 +395,17 @@ enum drv_op { OP_READ, OP_WRITE };
  * DRV_EMISMATCH for an answer from another unit or to another transaction).
  * TCP: our own MBAP header with our own transaction id, written to the
  * socket libmodbus connected; libmodbus frames the answer. RTU: libmodbus
- * adds the address and CRC and checks the CRC of the answer. */
+ * adds the address and CRC and checks the CRC of the answer. rtu-tcp:
+ * rtutcp.c frames, sends and finds the answer. */
 static int driver_exchange(struct driver *d, int unit, const uint8_t *pdu, size_t len,
 			   uint8_t *rsp)
 {
 	uint8_t adu[MODBUS_MAX_ADU_LENGTH];
 	size_t n;
 	int rc;
+
+	if (d->bus.type == DRV_BUS_RTU_TCP)
+		return rtutcp_exchange(d->sock, (uint8_t)unit, pdu, len, rsp, d->bus.timeout_ms);
 
 	if (d->bus.type == DRV_BUS_TCP) {
 		int fd = modbus_get_socket(d->ctx);
@@ -510,7 +460,7 @@ static enum drv_status driver_xfer(struct driver *d, int unit, const uint8_t *re
 
 	if (n < 0) {
 		*err = errno;
-		return driver_classify(*err, exc);
+		return drv_classify(*err, exc);
 	}
 	switch (mbpdu_check(req, len, rsp, (size_t)n, out, exc)) {
 	case MBPDU_OK:
@@ -560,11 +510,11 @@ static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enu
 			st = d->connect_timed_out ? DRV_TIMEOUT : DRV_LINK;
 			continue;
 		}
-		if (modbus_set_slave(d->ctx, unit) != 0) {
-			/* libmodbus 3.1.6 takes 0..247 (and 255 on TCP) */
+		/* libmodbus 3.1.6 takes 0..247 (and 255 on TCP); rtu-tcp as RTU */
+		if (d->ctx ? modbus_set_slave(d->ctx, unit) != 0 : unit < 0 || unit > 247) {
 			if (d->bad_unit_logged != unit)
-				drv_log(0, "%s: unit id %d is not accepted by libmodbus",
-					d->where, unit);
+				drv_log(0, "%s: unit id %d is not accepted%s", d->where, unit,
+					d->ctx ? " by libmodbus" : " (0..247)");
 			d->bad_unit_logged = unit;
 			return DRV_LINK;
 		}
@@ -583,7 +533,7 @@ static enum drv_status driver_do(struct driver *d, enum drv_op op, int unit, enu
 		driver_recover(d, st, err);
 		drv_log(3, "%s: unit %d %s %s %u+%u: %s (attempt %d)", d->where, unit,
 			op == OP_READ ? "read" : "write", point_table_name(t),
-			(unsigned)start, (unsigned)count, driver_errstr(err), attempt + 1);
+			(unsigned)start, (unsigned)count, drv_errstr(err), attempt + 1);
 		if (st == DRV_EXCEPTION || st == DRV_GATEWAY)
 			return st;
 	}

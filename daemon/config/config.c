@@ -19,16 +19,18 @@
  *    mqtt.tls.*) are relative to the directory of the config file, and are
  *    stored absolute. profiles_dir_override is used as given.
  *  - Ranges: poll_ms 50..3600000, timeout_ms 10..10000, retries 0..5, baud one
- *    of 1200..230400 (standard rates), unit 1..247 on an rtu bus (0 is the
- *    broadcast address: nobody answers a read) and 0..255 on a tcp bus, port
+ *    of 1200..230400 (standard rates), unit 1..247 on an rtu or rtu-tcp bus
+ *    (0 is the broadcast address: nobody answers a read) and 0..247 or 255
+ *    on a tcp bus, port
  *    1..65535, max_read_regs 1..125, max_gap 0..125, offline_after 1..100,
  *    retention_days 1..3650, max_mb 2..1048576, keepalive_s 5..3600,
  *    telemetry.interval_s 0..86400 (0 = off), telemetry.qos 0..1,
  *    inter_frame_delay_ms 0..1000, deadband >= 0, store_max_interval_s
  *    1..86400, delay_s and clear_delay_s 0..86400, scale a number other than 0.
  *  - At least one bus and one device. Two devices on one bus may not share a
- *    unit id; two tcp buses may not share host:port; two rtu buses may not
- *    share a serial device.
+ *    unit id; two tcp or rtu-tcp buses may not share host:port; two rtu
+ *    buses may not share a serial device. An rtu-tcp bus takes the keys of
+ *    a tcp bus and inter_frame_delay_ms; serial keys are refused on it.
  *  - Points: `type` defaults to bool on coil/discrete tables and is required
  *    on input/holding. A bool on an input/holding register needs `bit`.
  *    scale, offset, order and decimals_from are refused on bool points.
@@ -59,7 +61,7 @@ const char *const config_category_names[CONFIG_NCATEGORIES] = {
 	"fire", "power", "water", "lighting", "security", "gas", "elevator", "structure",
 	"environment", "system"};
 const char *const config_when_names[CONFIG_NWHENS] = {"above", "below", "equals", "not_equals"};
-const char *const config_bus_type_names[CONFIG_NBUS_TYPES] = {"rtu", "tcp"};
+const char *const config_bus_type_names[CONFIG_NBUS_TYPES] = {"rtu", "tcp", "rtu-tcp"};
 
 static const char *const root_keys[] = {
 	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "buses",

@@ -19,8 +19,11 @@ static const char *const bus_keys[] = {
 	"id", "type", "device", "baud", "parity", "data_bits", "stop_bits", "rs485",
 	"inter_frame_delay_ms", "host", "port", "timeout_ms", "retries", NULL
 };
-static const char *const rtu_only[] = {
-	"device", "baud", "parity", "data_bits", "stop_bits", "rs485", "inter_frame_delay_ms", NULL
+/* Keys of a serial line: refused on tcp and rtu-tcp buses (the serial
+ * device server holds the line's settings); inter_frame_delay_ms is taken
+ * on rtu and rtu-tcp. */
+static const char *const serial_only[] = {
+	"device", "baud", "parity", "data_bits", "stop_bits", "rs485", NULL
 };
 static const char *const tcp_only[] = {"host", "port", NULL};
 
@@ -57,24 +60,32 @@ static void parse_bus(struct ctx *c, json_t *o, const char *base, struct config 
 	}
 	if (cfg_need(c, o, base, "type"))
 		cfg_get_enum(c, o, base, "type", config_bus_type_names, NELEM(config_bus_type_names), &type);
-	b->type = type == BUS_RTU ? BUS_RTU : BUS_TCP;
+	b->type = type == BUS_RTU || type == BUS_RTU_TCP ? (enum yw_bus_type)type : BUS_TCP;
 	if (type == BUS_RTU)
 		b->timeout_ms = 300;
 	cfg_get_int(c, o, base, "timeout_ms", 10, 10000, &b->timeout_ms);
 	cfg_get_int(c, o, base, "retries", 0, 5, &b->retries);
-	if (type == BUS_TCP) {
-		for (k = rtu_only; *k; k++)
+	if (type == BUS_TCP || type == BUS_RTU_TCP) {
+		const char *a_bus = type == BUS_TCP ? "a tcp bus" : "an rtu-tcp bus";
+
+		for (k = serial_only; *k; k++)
 			if (json_object_get(o, *k))
-				cfg_err(c, cfg_kpath(kp, base, *k), "not allowed on a tcp bus");
+				cfg_err(c, cfg_kpath(kp, base, *k), "not allowed on %s", a_bus);
+		if (type == BUS_TCP && json_object_get(o, "inter_frame_delay_ms"))
+			cfg_err(c, cfg_kpath(kp, base, "inter_frame_delay_ms"), "not allowed on %s",
+				a_bus);
 		if (json_object_get(o, "host")) {
 			if (cfg_get_str(c, o, base, "host", b->host, sizeof(b->host), true) == 1 &&
 			    strpbrk(b->host, " \t/"))
 				cfg_err(c, cfg_kpath(kp, base, "host"), "\"%s\" is not a host name or address",
 					b->host);
 		} else {
-			cfg_err(c, cfg_kpath(kp, base, "host"), "is required for a tcp bus");
+			cfg_err(c, cfg_kpath(kp, base, "host"), "is required for %s", a_bus);
 		}
 		cfg_get_int(c, o, base, "port", 1, 65535, &b->port);
+		if (type == BUS_RTU_TCP)
+			cfg_get_int(c, o, base, "inter_frame_delay_ms", 0, 1000,
+				    &b->inter_frame_delay_ms);
 		return;
 	}
 	if (type != BUS_RTU)
@@ -248,7 +259,7 @@ static void parse_device(struct ctx *c, json_t *o, const char *base, struct conf
 			cfg_err(c, cfg_kpath(kp, base, "bus"), "no bus \"%s\"", busid);
 	}
 	if (cfg_need(c, o, base, "unit")) {
-		if (d->bus >= 0 && cfg->buses[d->bus].type == BUS_RTU)
+		if (d->bus >= 0 && cfg->buses[d->bus].type != BUS_TCP)
 			r_unit = cfg_get_int(c, o, base, "unit", 1, 247, &d->unit);
 		else
 			r_unit = cfg_get_int(c, o, base, "unit", 0, 255, &d->unit);

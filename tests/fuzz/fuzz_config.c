@@ -15,7 +15,9 @@
  * Checked, whatever the bytes (besides ASan/UBSan): a failed load wrote at
  * least one error line; a successful one gives a config whose every index
  * and enum is in range and whose every string ends inside its field: at
- * least one bus and device; a device's bus, unit and points (each point's
+ * least one bus and device; a bus's keys for its type (a host on tcp and
+ * rtu-tcp, a device on rtu); a device's bus, unit (1..247 on rtu and
+ * rtu-tcp) and points (each point's
  * codec_width 1..4 and its registers inside 0..65535, bit, scale, offset,
  * decimals_from naming another integer register point, unique names); an
  * alarm's device and point indexes, and its "point" text naming them;
@@ -200,7 +202,11 @@ static void check_config(const struct config *cfg)
 		if ((unsigned)b->type >= CONFIG_NBUS_TYPES || b->port < 1 || b->port > 65535 ||
 		    b->timeout_ms < 10 || b->timeout_ms > 10000 || b->retries < 0 || b->retries > 5)
 			abort();
-		if (b->type == BUS_TCP ? !b->host[0] : !b->device[0])
+		/* tcp and rtu-tcp have a host, rtu a device */
+		if (b->type == BUS_RTU ? !b->device[0] || b->host[0] : !b->host[0] || b->device[0])
+			abort();
+		if (b->inter_frame_delay_ms < 0 || b->inter_frame_delay_ms > 1000 ||
+		    (b->type == BUS_TCP && b->inter_frame_delay_ms != 0))
 			abort();
 		for (j = 0; j < i; j++)
 			if (strcmp(cfg->buses[j].id, b->id) == 0)
@@ -212,6 +218,9 @@ static void check_config(const struct config *cfg)
 		if (!STR_OK(d->id) || !d->id[0] || !STR_OK(d->profile) || !STR_OK(d->location))
 			abort();
 		if (d->bus < 0 || (size_t)d->bus >= cfg->nbuses || d->unit < 0 || d->unit > 255)
+			abort();
+		/* rtu and rtu-tcp: 1..247 */
+		if (cfg->buses[d->bus].type != BUS_TCP && (d->unit < 1 || d->unit > 247))
 			abort();
 		if ((unsigned)d->category >= CONFIG_NCATEGORIES ||
 		    (unsigned)d->offline_severity >= CONFIG_NSEVERITIES)

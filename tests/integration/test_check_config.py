@@ -36,6 +36,32 @@ def test_bad_config_exit_78_all_errors(env):
     check(any("buses[0].baud" in l for l in lines), "rtu option on tcp: %r" % lines)
 
 
+@yw.with_env("check-rtutcp")
+def test_rtu_tcp_bus_checks(env):
+    devices = [{"id": "p%d" % u, "bus": "yard", "unit": u, "profile": "pressure-transmitter"}
+               for u in (1, 2)]
+    buses = [{"id": "yard", "type": "rtu-tcp", "host": "127.0.0.1", "port": 4196,
+              "timeout_ms": 500, "inter_frame_delay_ms": 20},
+             {"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": 502}]
+    devices.append({"id": "r1", "bus": "lan", "unit": 1, "profile": "relay-8ch"})
+    path = env.write_config(yw.base_config(env, devices, buses), "site.json")
+    rc, out, err = run("-c", path, "--check-config")
+    eq(rc, 0, "exit code (stderr: %s)" % err)
+    check(out.startswith("ok: 2 buses, 3 devices, "), "check output: %r" % out)
+
+    buses[0].update({"baud": 9600, "parity": "E"})
+    del buses[0]["host"]
+    devices[1]["unit"] = 248
+    path = env.write_config(yw.base_config(env, devices, buses), "site.json")
+    rc, out, err = run("-c", path, "--check-config")
+    eq(rc, 78, "exit code")
+    eq(err.splitlines(), [path + ": buses[0].baud: not allowed on an rtu-tcp bus",
+                          path + ": buses[0].parity: not allowed on an rtu-tcp bus",
+                          path + ": buses[0].host: is required for an rtu-tcp bus",
+                          path + ": devices[1].unit: must be an integer in 1..247"],
+       "errors of an rtu-tcp bus")
+
+
 @yw.with_env("check-syntax")
 def test_syntax_error_line_column(env):
     path = os.path.join(env.dir, "broken.json")
@@ -69,4 +95,5 @@ def test_unopenable_store_exit_1(env):
 
 if __name__ == "__main__":
     yw.run([test_demo_config_checks, test_bad_config_exit_78_all_errors,
-            test_syntax_error_line_column, test_usage_errors, test_unopenable_store_exit_1])
+            test_rtu_tcp_bus_checks, test_syntax_error_line_column, test_usage_errors,
+            test_unopenable_store_exit_1])

@@ -70,7 +70,7 @@ unsigned frame_other_unit(unsigned unit)
 
 /* N random bytes that can never pass for an answer: on TCP the protocol id
  * is not 0, on RTU the CRC does not check. */
-static void frame_garbage(enum sim_link link, uint8_t *adu, size_t n, uint64_t *rng)
+static void frame_garbage(bool rtu, uint8_t *adu, size_t n, uint64_t *rng)
 {
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t r = model_rand(rng);
@@ -78,9 +78,9 @@ static void frame_garbage(enum sim_link link, uint8_t *adu, size_t n, uint64_t *
 		for (size_t j = i; j < n && j < i + 8; j++, r >>= 8)
 			adu[j] = (uint8_t)r;
 	}
-	if (link == LINK_TCP && n >= 4 && adu[2] == 0 && adu[3] == 0)
+	if (!rtu && n >= 4 && adu[2] == 0 && adu[3] == 0)
 		adu[2] = 0xff;
-	if (link == LINK_RTU && frame_crc_ok(adu, n))
+	if (rtu && frame_crc_ok(adu, n))
 		adu[n - 1] ^= 0xff;
 }
 
@@ -88,16 +88,17 @@ size_t frame_fault(const struct sim_fault *f, enum sim_link link, uint8_t *adu, 
 		   uint64_t *rng, int *delay_ms)
 {
 	enum fault_kind k = f ? f->kind : FAULT_NONE;
+	bool rtu = link != LINK_TCP;   /* RTU framing: on a tty or over TCP */
 
 	*delay_ms = 0;
 	/* A field the link does not have: the answer arrives garbled. */
-	if ((k == FAULT_BAD_CRC && link == LINK_TCP) || (k == FAULT_WRONG_TID && link == LINK_RTU))
+	if ((k == FAULT_BAD_CRC && !rtu) || (k == FAULT_WRONG_TID && rtu))
 		k = FAULT_GARBAGE;
 	switch (k) {
 	case FAULT_NONE:
 		return n;
 	case FAULT_GARBAGE:
-		frame_garbage(link, adu, n, rng);
+		frame_garbage(rtu, adu, n, rng);
 		return n;
 	case FAULT_TRUNCATE:
 		return n / 2;
@@ -106,7 +107,7 @@ size_t frame_fault(const struct sim_fault *f, enum sim_link link, uint8_t *adu, 
 		adu[n - 1] ^= 0xff;
 		return n;
 	case FAULT_WRONG_UNIT:
-		if (link == LINK_TCP) {
+		if (!rtu) {
 			adu[6] = (uint8_t)frame_other_unit(adu[6]);
 		} else {
 			adu[0] = (uint8_t)frame_other_unit(adu[0]);

@@ -31,8 +31,9 @@ const char *frame_fault_name(enum fault_kind k);
 unsigned frame_other_unit(unsigned unit);
 /*
  * Applies fault F to the framed answer ADU (N bytes, room for FRAME_MAX) on
- * LINK. Returns the length to send (0: nothing); *DELAY_MS gets how long to
- * hold it back (0: send now). RNG feeds the garbage bytes.
+ * LINK (LINK_RTU_TCP as LINK_RTU: the same frames). Returns the length to
+ * send (0: nothing); *DELAY_MS gets how long to hold it back (0: send now).
+ * RNG feeds the garbage bytes.
  */
 size_t frame_fault(const struct sim_fault *f, enum sim_link link, uint8_t *adu, size_t n,
 		   uint64_t *rng, int *delay_ms);

@@ -5,8 +5,9 @@
  * main owns the process: options, setup and teardown (in reverse order),
  * the signalfd (SIGTERM, SIGINT stop; SIGUSR1 prints the stats), the timers
  * on the monotonic clock (drift, scenario steps and fault ends, late
- * answers, the stats file, --duration, the RTU silence and reopen) and the
- * one poll() loop that sleeps until the next event.
+ * answers, the stats file, --duration, the RTU silence (on the tty and on
+ * each rtu-tcp client) and reopen) and the one poll() loop that sleeps
+ * until the next event.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -71,6 +72,7 @@ static int64_t sim_timers(struct sim *s, int64_t now)
 	}
 	next = sim_min(next, late_run(s, now));
 	next = sim_min(next, rtu_timers(s, now));
+	next = sim_min(next, rtutcp_timers(s, now));
 	if (s->model.dirty) {
 		if (now - s->stats_last_ms >= SIM_STATS_MIN_MS)
 			stats_write(s);
@@ -80,7 +82,8 @@ static int64_t sim_timers(struct sim *s, int64_t now)
 	return next;
 }
 
-/* The TCP clients' part of one poll() round: events in, then service. */
+/* The clients' part of one poll() round (TCP and rtu-tcp): events in, then
+ * service. */
 static int sim_client_events(const struct sim_client *c)
 {
 	int ev = 0;
@@ -96,6 +99,13 @@ static void sim_client_service(struct sim *s, int i, short revents)
 {
 	if (s->clients[i].fd < 0 || !revents)
 		return;
+	if (s->clients[i].link == LINK_RTU_TCP) {
+		if ((revents & POLLOUT) && tcp_flush(s, i) != 0)
+			return;
+		if (revents & (POLLIN | POLLHUP | POLLERR))
+			rtutcp_read(s, i);
+		return;
+	}
 	if (revents & POLLOUT) {
 		if (tcp_flush(s, i) != 0)
 			return;
@@ -108,12 +118,12 @@ static void sim_client_service(struct sim *s, int i, short revents)
 
 static int sim_run(struct sim *s)
 {
-	struct pollfd pfd[4 + SIM_MAX_CLIENTS];
+	struct pollfd pfd[5 + SIM_MAX_CLIENTS];
 	int cidx[SIM_MAX_CLIENTS];
 
 	while (!s->stop) {
 		int64_t now = util_mono_ms(), next = sim_timers(s, now);
-		int n = 0, nc = 0, timeout, rc, isig, ilis = -1, irtu = -1, ictl = -1;
+		int n = 0, nc = 0, timeout, rc, isig, ilis = -1, irlis = -1, irtu = -1, ictl = -1;
 
 		if (s->stop)
 			break;
@@ -123,6 +133,10 @@ static int sim_run(struct sim *s)
 		if (s->lfd >= 0) {
 			pfd[n] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
 			ilis = n++;
+		}
+		if (s->rlfd >= 0) {
+			pfd[n] = (struct pollfd){ .fd = s->rlfd, .events = POLLIN };
+			irlis = n++;
 		}
 		if (s->have_rtu && s->rtu.fd >= 0) {
 			pfd[n] = (struct pollfd){ .fd = s->rtu.fd, .events = POLLIN };
@@ -151,7 +165,9 @@ static int sim_run(struct sim *s)
 		if (pfd[isig].revents)
 			sim_signal(s);
 		if (ilis >= 0 && pfd[ilis].revents)
-			tcp_accept(s);
+			tcp_accept(s, LINK_TCP);
+		if (irlis >= 0 && pfd[irlis].revents)
+			tcp_accept(s, LINK_RTU_TCP);
 		if (irtu >= 0 && pfd[irtu].revents) {
 			if (pfd[irtu].revents & POLLIN)
 				rtu_read(s);
@@ -169,11 +185,15 @@ static int sim_run(struct sim *s)
 static void sim_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: yardwatch-sim -c CONFIG [--scenario FILE] [--tcp HOST:PORT] [--rtu TTY]\n"
+		"usage: yardwatch-sim -c CONFIG [--scenario FILE] [--tcp HOST:PORT]\n"
+		"                     [--rtu-tcp HOST:PORT] [--rtu TTY]\n"
 		"                     [--profiles DIR] [--bus ID] [--stats FILE] [--seed N]\n"
 		"                     [--duration S] [--control] [--log-level LEVEL]\n"
-		"Serves every device of CONFIG over Modbus TCP and/or RTU (at least one).\n"
-		"  --tcp HOST:PORT   listen there (port 0: any free port; logged)\n"
+		"Serves every device of CONFIG over Modbus TCP, RTU over TCP and/or RTU\n"
+		"(at least one).\n"
+		"  --tcp HOST:PORT   listen there for Modbus TCP (port 0: any free port; logged)\n"
+		"  --rtu-tcp HOST:PORT  listen there for RTU frames over TCP, as a serial\n"
+		"                    device server in transparent mode (port 0: as --tcp)\n"
 		"  --rtu TTY         serve on a serial line (e.g. one end of a socat pty pair)\n"
 		"  --bus ID          serve only the devices of this bus\n"
 		"  --stats FILE      keep request counts in FILE (JSON); SIGUSR1 prints them\n"
@@ -195,6 +215,8 @@ static void sim_free(struct sim *s)
 	free(s->late);
 	if (s->lfd >= 0)
 		close(s->lfd);
+	if (s->rlfd >= 0)
+		close(s->rlfd);
 	if (s->have_rtu && s->rtu.fd >= 0)
 		close(s->rtu.fd);
 	if (s->sfd >= 0)
@@ -204,7 +226,7 @@ static void sim_free(struct sim *s)
 
 /* Command-line options that are not part of struct sim. */
 struct sim_opts {
-	const char *config, *scenario, *tcp, *rtu, *profiles, *bus;
+	const char *config, *scenario, *tcp, *rtu_tcp, *rtu, *profiles, *bus;
 	double duration;
 	uint64_t seed;
 };
@@ -216,6 +238,7 @@ static int sim_options(int argc, char **argv, struct sim *s, struct sim_opts *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "scenario", required_argument, NULL, 's' },
 		{ "tcp", required_argument, NULL, 't' },
+		{ "rtu-tcp", required_argument, NULL, 'T' },
 		{ "rtu", required_argument, NULL, 'r' },
 		{ "profiles", required_argument, NULL, 'p' },
 		{ "bus", required_argument, NULL, 'b' },
@@ -235,6 +258,7 @@ static int sim_options(int argc, char **argv, struct sim *s, struct sim_opts *o)
 		case 'c': o->config = optarg; break;
 		case 's': o->scenario = optarg; break;
 		case 't': o->tcp = optarg; break;
+		case 'T': o->rtu_tcp = optarg; break;
 		case 'r': o->rtu = optarg; break;
 		case 'p': o->profiles = optarg; break;
 		case 'b': o->bus = optarg; break;
@@ -272,13 +296,14 @@ static int sim_options(int argc, char **argv, struct sim *s, struct sim_opts *o)
 			return SIM_EX_USAGE;
 		}
 	}
-	if (optind < argc || !o->config || (!o->tcp && !o->rtu)) {
+	if (optind < argc || !o->config || (!o->tcp && !o->rtu_tcp && !o->rtu)) {
 		if (optind < argc)
 			fprintf(stderr, "yardwatch-sim: unexpected argument: %s\n", argv[optind]);
 		else if (!o->config)
 			fprintf(stderr, "yardwatch-sim: -c CONFIG is required\n");
 		else
-			fprintf(stderr, "yardwatch-sim: give --tcp HOST:PORT and/or --rtu TTY\n");
+			fprintf(stderr, "yardwatch-sim: give --tcp HOST:PORT, --rtu-tcp HOST:PORT "
+				"and/or --rtu TTY\n");
 		sim_usage(stderr);
 		return SIM_EX_USAGE;
 	}
@@ -331,7 +356,7 @@ int main(int argc, char **argv)
 	uint64_t nreq = 0;
 
 	memset(&s, 0, sizeof(s));
-	s.lfd = s.sfd = -1;
+	s.lfd = s.rlfd = s.sfd = -1;
 	s.rtu.fd = -1;
 	s.bus_filter = -1;
 	log_init(LOG_LVL_INFO);
@@ -371,11 +396,15 @@ int main(int argc, char **argv)
 	}
 	if (sim_signals(&s) != 0)
 		goto out;
-	if (o.tcp) {
+	for (int k = 0; k < 2; k++) {
+		const char *spec = k == 0 ? o.tcp : o.rtu_tcp;
+		enum sim_link link = k == 0 ? LINK_TCP : LINK_RTU_TCP;
 		int r;
 
-		model_route(&s.model, LINK_TCP, s.bus_filter);
-		r = tcp_listen(&s, o.tcp);
+		if (!spec)
+			continue;
+		model_route(&s.model, link, s.bus_filter);
+		r = tcp_listen(&s, spec, link);
 		if (r != 0) {
 			rc = r == -2 ? SIM_EX_USAGE : 1;
 			goto out;

@@ -387,7 +387,7 @@ int model_init(struct sim_model *m, const struct config *cfg, uint64_t seed)
 	m->drift = true;
 	m->rng = seed;
 	m->fault_rng = seed ^ 0x5eed5eed5eed5eedull;
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < SIM_NLINKS; l++)
 		for (int u = 0; u < 256; u++)
 			m->route[l][u] = -1;
 	m->devs = calloc(cfg->ndevices ? cfg->ndevices : 1, sizeof(*m->devs));
@@ -527,12 +527,19 @@ void model_bad_frame(struct sim_model *m)
 /* ---- routing: unit id -> device ---- */
 
 /* Devices of buses of the link's own type come first; a unit id already
- * taken makes the later device unreachable there. RTU never routes unit 0
- * (broadcast: executed by nobody here, answered by nobody). */
+ * taken makes the later device unreachable there. RTU (on a tty or over
+ * TCP) never routes unit 0 (broadcast: executed by nobody here, answered by
+ * nobody). */
 void model_route(struct sim_model *m, enum sim_link link, int bus_filter)
 {
-	enum yw_bus_type prefer = link == LINK_TCP ? BUS_TCP : BUS_RTU;
-	const char *name = link == LINK_TCP ? "tcp" : "rtu";
+	static const enum yw_bus_type own[SIM_NLINKS] = {
+		[LINK_TCP] = BUS_TCP, [LINK_RTU] = BUS_RTU, [LINK_RTU_TCP] = BUS_RTU_TCP,
+	};
+	static const char *const names[SIM_NLINKS] = {
+		[LINK_TCP] = "tcp", [LINK_RTU] = "rtu", [LINK_RTU_TCP] = "rtu-tcp",
+	};
+	enum yw_bus_type prefer = own[link];
+	const char *name = names[link];
 	int *route = m->route[link];
 
 	for (int u = 0; u < 256; u++)
@@ -559,6 +566,6 @@ void model_route(struct sim_model *m, enum sim_link link, int bus_filter)
 			route[dc->unit] = (int)k;
 		}
 	}
-	if (link == LINK_RTU)
+	if (link != LINK_TCP)
 		route[0] = -1;
 }

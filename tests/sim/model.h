@@ -21,8 +21,10 @@
 
 enum sim_kind { KIND_FIXED, KIND_WALK, KIND_COUNTER };
 
-/* The transports: each has its own unit id -> device routing. */
-enum sim_link { LINK_TCP, LINK_RTU };
+/* The transports: each has its own unit id -> device routing. LINK_RTU_TCP
+ * is RTU framing (frame.c treats it as LINK_RTU) on TCP clients. */
+enum sim_link { LINK_TCP, LINK_RTU, LINK_RTU_TCP };
+#define SIM_NLINKS 3
 
 struct sim_point {
 	double base;             /* the value it drifts around */
@@ -84,7 +86,7 @@ struct sim_dev {
 struct sim_model {
 	const struct config *cfg;  /* not owned */
 	struct sim_dev *devs;      /* owned, cfg->ndevices */
-	int route[2][256];         /* [enum sim_link][unit] -> device index, -1: nobody */
+	int route[SIM_NLINKS][256];  /* [enum sim_link][unit] -> device index, -1: nobody */
 	bool drift;
 	uint64_t rng;              /* drift */
 	uint64_t fault_rng;        /* garbage bytes; apart, so faults do not change the drift */

@@ -1,10 +1,13 @@
 /*
  * rtu: the Modbus RTU transport on a tty (a serial line or one end of a
  * socat pty pair). Opens and configures the line, reopens it every second
- * when it goes away; cuts request frames out of the byte stream by their
- * length (FC 1-6, 15, 16) or by 50 ms of silence (other function codes);
- * drops a frame with a bad CRC together with everything up to the next
- * silence, as a real device does; writes the answers.
+ * when it goes away; writes the answers.
+ *
+ * And the framing of an RTU byte stream, the tty's or an rtu-tcp client's
+ * (struct rtu_in; the channel says where answers go): cuts request frames
+ * out of it by their length (FC 1-6, 15, 16) or by 50 ms of silence (other
+ * function codes); drops a frame with a bad CRC together with everything up
+ * to the next silence, as a real device does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,8 +104,8 @@ int rtu_open(struct sim_rtu *r, bool quiet)
 	}
 	tcflush(fd, TCIOFLUSH);
 	r->fd = fd;
-	r->len = 0;
-	r->discard = false;
+	r->in.len = 0;
+	r->in.discard = false;
 	return 0;
 }
 
@@ -111,7 +114,7 @@ void rtu_lost(struct sim_rtu *r, const char *why)
 	log_warn("sim", "rtu %s: %s; reopening every %d ms", r->path, why, SIM_RTU_REOPEN_MS);
 	close(r->fd);
 	r->fd = -1;
-	r->len = 0;
+	r->in.len = 0;
 	r->reopen_ms = util_mono_ms() + SIM_RTU_REOPEN_MS;
 }
 
@@ -153,80 +156,117 @@ void rtu_send(struct sim_rtu *r, const uint8_t *b, size_t n)
 	}
 }
 
-/* One complete frame with a good CRC. */
-static void rtu_frame(struct sim *s, const uint8_t *b, size_t n)
+/* The stream of CHAN is still there (a closed tty or client takes its
+ * buffered bytes with it). */
+static bool rtu_chan_open(const struct sim *s, int chan)
+{
+	return chan == LATE_RTU ? s->rtu.fd >= 0 : s->clients[chan].fd >= 0;
+}
+
+static const char *rtu_chan_name(int chan)
+{
+	return chan == LATE_RTU ? "rtu" : "rtu-tcp";
+}
+
+/* One complete frame with a good CRC, from CHAN. */
+static void rtu_frame(struct sim *s, int chan, const uint8_t *b, size_t n)
 {
 	uint8_t adu[FRAME_MAX];
 	int delay;
-	size_t len = serve_request(s, LINK_RTU, b[0], 0, b + 1, n - 3, adu, &delay);
+	enum sim_link link = chan == LATE_RTU ? LINK_RTU : LINK_RTU_TCP;
+	size_t len = serve_request(s, link, b[0], 0, b + 1, n - 3, adu, &delay);
 
 	if (len > 0 && delay > 0)
-		late_push(s, LATE_RTU, util_mono_ms() + delay, adu, len);
-	else if (len > 0)
+		late_push(s, chan, util_mono_ms() + delay, adu, len);
+	else if (len > 0 && chan == LATE_RTU)
 		rtu_send(&s->rtu, adu, len);
+	else if (len > 0)
+		rtutcp_queue(s, chan, adu, len);
 }
 
 /* Frames whose length the header tells. */
-static void rtu_process(struct sim *s)
+static void rtu_process(struct sim *s, struct rtu_in *in, int chan)
 {
-	struct sim_rtu *r = &s->rtu;
+	while (rtu_chan_open(s, chan) && in->len > 0 && !in->discard) {
+		size_t fl = rtu_frame_len(in->buf, in->len);
 
-	while (r->fd >= 0 && r->len > 0 && !r->discard) {
-		size_t fl = rtu_frame_len(r->buf, r->len);
-
-		if (fl == 0 || fl == SIZE_MAX || r->len < fl)
+		if (fl == 0 || fl == SIZE_MAX || in->len < fl)
 			return;
-		if (!frame_crc_ok(r->buf, fl)) {
+		if (!frame_crc_ok(in->buf, fl)) {
 			model_bad_frame(&s->model);
-			log_debug("sim", "rtu: bad CRC; dropping input until the line is silent");
-			r->discard = true;
+			log_debug("sim", "%s: bad CRC; dropping input until the line is silent",
+				  rtu_chan_name(chan));
+			in->discard = true;
 			return;
 		}
-		rtu_frame(s, r->buf, fl);
-		memmove(r->buf, r->buf + fl, r->len - fl);
-		r->len -= fl;
+		rtu_frame(s, chan, in->buf, fl);
+		memmove(in->buf, in->buf + fl, in->len - fl);
+		in->len -= fl;
 	}
 }
 
-/* The line has been silent: what is left is one frame of unknown length,
+/* The stream has been silent: what is left is one frame of unknown length,
  * or the rest of a bad one. */
-static void rtu_silence(struct sim *s)
+static void rtu_silence(struct sim *s, struct rtu_in *in, int chan)
 {
-	struct sim_rtu *r = &s->rtu;
-
-	if (!r->discard && rtu_frame_len(r->buf, r->len) == SIZE_MAX &&
-	    frame_crc_ok(r->buf, r->len)) {
-		rtu_frame(s, r->buf, r->len);
-	} else if (!r->discard) {
+	if (!in->discard && rtu_frame_len(in->buf, in->len) == SIZE_MAX &&
+	    frame_crc_ok(in->buf, in->len)) {
+		rtu_frame(s, chan, in->buf, in->len);
+	} else if (!in->discard) {
 		model_bad_frame(&s->model);
-		log_debug("sim", "rtu: incomplete or corrupt frame of %zu bytes dropped", r->len);
+		log_debug("sim", "%s: incomplete or corrupt frame of %zu bytes dropped",
+			  rtu_chan_name(chan), in->len);
 	}
-	r->len = 0;
-	r->discard = false;
+	in->len = 0;
+	in->discard = false;
+}
+
+uint8_t *rtu_in_room(struct rtu_in *in, size_t *room)
+{
+	if (in->len == sizeof(in->buf)) {
+		in->len = 0;
+		in->discard = true;
+	}
+	*room = sizeof(in->buf) - in->len;
+	return in->buf + in->len;
+}
+
+void rtu_in_got(struct sim *s, struct rtu_in *in, int chan, size_t n)
+{
+	in->last_rx_ms = util_mono_ms();
+	if (in->discard)
+		in->len = 0;   /* still dropping: keep only the silence timer going */
+	else
+		in->len += n;
+	rtu_process(s, in, chan);
+}
+
+int64_t rtu_in_timer(struct sim *s, struct rtu_in *in, int chan, int64_t now)
+{
+	int64_t quiet = in->last_rx_ms + SIM_RTU_SILENCE_MS;
+
+	if (in->len == 0 && !in->discard)
+		return INT64_MAX;
+	if (now < quiet)
+		return quiet;
+	rtu_silence(s, in, chan);
+	return INT64_MAX;
 }
 
 void rtu_read(struct sim *s)
 {
 	struct sim_rtu *r = &s->rtu;
-	ssize_t n;
+	size_t room;
+	uint8_t *at = rtu_in_room(&r->in, &room);
+	ssize_t n = read(r->fd, at, room);
 
-	if (r->len == sizeof(r->buf)) {
-		r->len = 0;
-		r->discard = true;
-	}
-	n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		rtu_lost(r, n < 0 ? strerror(errno) : "end of file");
 		return;
 	}
-	r->last_rx_ms = util_mono_ms();
-	if (r->discard)
-		r->len = 0;   /* still dropping: keep only the silence timer going */
-	else
-		r->len += (size_t)n;
-	rtu_process(s);
+	rtu_in_got(s, &r->in, LATE_RTU, (size_t)n);
 }
 
 int64_t rtu_timers(struct sim *s, int64_t now)
@@ -243,14 +283,6 @@ int64_t rtu_timers(struct sim *s, int64_t now)
 			r->reopen_ms = now + SIM_RTU_REOPEN_MS;
 	}
 	if (r->fd < 0)
-		next = r->reopen_ms;
-	if (r->fd >= 0 && (r->len > 0 || r->discard)) {
-		int64_t quiet = r->last_rx_ms + SIM_RTU_SILENCE_MS;
-
-		if (now >= quiet)
-			rtu_silence(s);
-		else
-			next = quiet;
-	}
-	return next;
+		return r->reopen_ms;
+	return rtu_in_timer(s, &r->in, LATE_RTU, now);
 }

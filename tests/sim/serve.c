@@ -12,7 +12,7 @@
 size_t serve_request(struct sim *s, enum sim_link link, unsigned unit, unsigned tid,
 		     const uint8_t *req, size_t len, uint8_t *adu, int *delay_ms)
 {
-	const char *lname = link == LINK_TCP ? "tcp" : "rtu";
+	const char *lname = link == LINK_TCP ? "tcp" : link == LINK_RTU ? "rtu" : "rtu-tcp";
 	uint8_t *pdu = adu + (link == LINK_TCP ? 7 : 1);
 	struct pdu_result r = pdu_handle(&s->model, link, unit, req, len, pdu);
 	const struct sim_fault *f;

@@ -8,8 +8,11 @@
  *   frame.c    ADU framing and faults on the wire, pure (frame.h)
  *   serve.c    one request from a transport to the bytes that go back
  *   late.c     answers held back by a `late` fault, on a timer
- *   tcp.c      Modbus TCP: listener, clients, MBAP framing
- *   rtu.c      Modbus RTU: tty open/reopen, frame delimiting, CRC
+ *   tcp.c      the listeners and their clients; Modbus TCP: MBAP framing
+ *   rtu.c      Modbus RTU: tty open/reopen; frame delimiting and CRC of an
+ *              RTU byte stream (the tty's, or an rtu-tcp client's)
+ *   rtutcp.c   Modbus RTU over TCP: an rtu-tcp client's bytes to rtu.c,
+ *              its answers back
  *   scenario.c parsing and validating steps (scenario.h)
  *   apply.c    applying steps: the scenario's when due, --control lines
  *   stats.c    the statistics file and SIGUSR1
@@ -39,14 +42,24 @@
 #define SIM_RTU_REOPEN_MS 1000
 #define SIM_LINE_MAX 4096        /* one control line */
 #define SIM_LATE_MAX 256         /* late answers held at once */
-#define LATE_RTU (-1)            /* channel of a late answer for the RTU line */
+#define LATE_RTU (-1)            /* channel of an answer for the RTU line (else a client slot) */
 
 struct sim_step;
 
+/* RTU request frames being cut out of a byte stream (rtu.c). */
+struct rtu_in {
+	uint8_t buf[512];
+	size_t len;
+	int64_t last_rx_ms;
+	bool discard;            /* after a bad frame: drop bytes until silence */
+};
+
 struct sim_client {
 	int fd;                  /* -1: free slot */
-	uint8_t in[FRAME_MAX * 2];
+	enum sim_link link;      /* LINK_TCP or LINK_RTU_TCP: which listener took it */
+	uint8_t in[FRAME_MAX * 2];   /* LINK_TCP: MBAP frames */
 	size_t inlen;
+	struct rtu_in rin;       /* LINK_RTU_TCP: the RTU byte stream */
 	uint8_t out[SIM_OUT_CAP];
 	size_t outlen;
 };
@@ -56,10 +69,7 @@ struct sim_rtu {
 	int fd;                  /* -1 while closed */
 	int baud, data_bits, stop_bits;
 	char parity;
-	uint8_t buf[512];
-	size_t len;
-	int64_t last_rx_ms;
-	bool discard;            /* after a bad frame: drop bytes until silence */
+	struct rtu_in in;
 	int64_t reopen_ms;       /* when closed: next attempt */
 };
 
@@ -80,6 +90,7 @@ struct sim {
 	int64_t start_ms, next_tick_ms, end_ms;
 
 	int lfd;                 /* TCP listener, -1: none */
+	int rlfd;                /* rtu-tcp listener, -1: none */
 	struct sim_client *clients; /* owned, SIM_MAX_CLIENTS */
 	bool have_rtu;
 	struct sim_rtu rtu;
@@ -111,9 +122,11 @@ void late_push(struct sim *s, int chan, int64_t due_ms, const uint8_t *b, size_t
 void late_drop(struct sim *s, int chan);          /* the client went away */
 int64_t late_run(struct sim *s, int64_t now);     /* delivers what is due; next due or INT64_MAX */
 
-/* tcp.c */
-int tcp_listen(struct sim *s, const char *spec); /* -2: bad SPEC, -1: cannot listen */
-void tcp_accept(struct sim *s);
+/* tcp.c: LINK is LINK_TCP (--tcp) or LINK_RTU_TCP (--rtu-tcp); tcp_listen
+ * returns -2 for a bad SPEC, -1 when it cannot listen */
+int tcp_listen(struct sim *s, const char *spec, enum sim_link link);
+void tcp_accept(struct sim *s, enum sim_link link);
+void tcp_close(struct sim *s, int i);           /* client I goes (its late answers too) */
 int tcp_flush(struct sim *s, int i);            /* -1: client gone */
 int tcp_process(struct sim *s, int i);          /* -1: client gone */
 void tcp_read(struct sim *s, int i);
@@ -127,6 +140,18 @@ void rtu_lost(struct sim_rtu *r, const char *why);
 void rtu_read(struct sim *s);
 void rtu_send(struct sim_rtu *r, const uint8_t *b, size_t n);
 int64_t rtu_timers(struct sim *s, int64_t now);  /* reopen, silence; next deadline */
+/* An RTU byte stream on channel CHAN (LATE_RTU: the tty; else the slot of
+ * an rtu-tcp client): where the next bytes go (*ROOM bytes), then that N
+ * bytes came there (complete frames are served at once); its silence timer
+ * (frames of unknown length end, a discard ends) with its next deadline. */
+uint8_t *rtu_in_room(struct rtu_in *in, size_t *room);
+void rtu_in_got(struct sim *s, struct rtu_in *in, int chan, size_t n);
+int64_t rtu_in_timer(struct sim *s, struct rtu_in *in, int chan, int64_t now);
+
+/* rtutcp.c */
+void rtutcp_read(struct sim *s, int i);           /* bytes from rtu-tcp client I */
+void rtutcp_queue(struct sim *s, int i, const uint8_t *b, size_t n);  /* an answer to I */
+int64_t rtutcp_timers(struct sim *s, int64_t now); /* the clients' silence; next deadline */
 
 /* apply.c */
 void apply_step(struct sim *s, const struct sim_step *st, char *reply, size_t rlen);

@@ -1,9 +1,11 @@
 /*
- * tcp: the Modbus TCP transport. One listening socket, up to
- * SIM_MAX_CLIENTS clients, each with its own input and output buffer; MBAP
- * framing (a bad header closes the connection); pipelined requests answered
- * in order, except that an answer a `late` fault holds back is overtaken
- * by the others (late.c). All sockets are non-blocking.
+ * tcp: the listening sockets (--tcp: Modbus TCP, --rtu-tcp: RTU frames over
+ * TCP) and their clients, up to SIM_MAX_CLIENTS in all, each with its own
+ * input and output buffer; and the Modbus TCP transport: MBAP framing (a
+ * bad header closes the connection), pipelined requests answered in order,
+ * except that an answer a `late` fault holds back is overtaken by the
+ * others (late.c). An rtu-tcp client's bytes go to rtutcp.c. All sockets
+ * are non-blocking.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -51,8 +53,14 @@ static int tcp_parse_spec(const char *spec, char *host, size_t hlen, char *port,
 	return 0;
 }
 
-int tcp_listen(struct sim *s, const char *spec)
+static const char *tcp_link_name(enum sim_link link)
 {
+	return link == LINK_TCP ? "tcp" : "rtu-tcp";
+}
+
+int tcp_listen(struct sim *s, const char *spec, enum sim_link link)
+{
+	const char *lname = tcp_link_name(link);
 	char host[YW_TEXT_MAX], port[16], shown[YW_TEXT_MAX + 32];
 	struct addrinfo hints, *res = NULL, *ai;
 	struct sockaddr_storage ss;
@@ -61,7 +69,7 @@ int tcp_listen(struct sim *s, const char *spec)
 	int fd = -1, one = 1, rc;
 
 	if (tcp_parse_spec(spec, host, sizeof(host), port, sizeof(port)) != 0) {
-		fprintf(stderr, "yardwatch-sim: --tcp %s: expected HOST:PORT\n", spec);
+		fprintf(stderr, "yardwatch-sim: --%s %s: expected HOST:PORT\n", lname, spec);
 		return -2;
 	}
 	memset(&hints, 0, sizeof(hints));
@@ -70,7 +78,7 @@ int tcp_listen(struct sim *s, const char *spec)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		log_error("sim", "tcp %s: %s", spec, gai_strerror(rc));
+		log_error("sim", "%s %s: %s", lname, spec, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -85,35 +93,40 @@ int tcp_listen(struct sim *s, const char *spec)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		log_error("sim", "tcp %s: cannot listen: %s", spec, strerror(errno));
+		log_error("sim", "%s %s: cannot listen: %s", lname, spec, strerror(errno));
 		return -1;
 	}
-	s->lfd = fd;
+	if (link == LINK_TCP)
+		s->lfd = fd;
+	else
+		s->rlfd = fd;
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
 	    getnameinfo((struct sockaddr *)&ss, sl, nh, sizeof(nh), np, sizeof(np),
 			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 		snprintf(shown, sizeof(shown), strchr(nh, ':') ? "[%s]:%s" : "%s:%s", nh, np);
 	else
 		util_strlcpy(shown, spec, sizeof(shown));
-	log_info("sim", "listening on tcp %s", shown);
+	log_info("sim", "listening on %s %s", lname, shown);
 	return 0;
 }
 
-static void tcp_close(struct sim *s, int i)
+void tcp_close(struct sim *s, int i)
 {
 	struct sim_client *c = &s->clients[i];
 
 	close(c->fd);
 	c->fd = -1;
 	c->inlen = 0;
+	c->rin.len = 0;
 	c->outlen = 0;
 	late_drop(s, i);
 }
 
-void tcp_accept(struct sim *s)
+void tcp_accept(struct sim *s, enum sim_link link)
 {
 	for (;;) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		int lfd = link == LINK_TCP ? s->lfd : s->rlfd;
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
 		int i;
 
 		if (fd < 0) {
@@ -131,9 +144,12 @@ void tcp_accept(struct sim *s)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		s->clients[i].fd = fd;
+		s->clients[i].link = link;
 		s->clients[i].inlen = 0;
+		s->clients[i].rin.len = 0;
+		s->clients[i].rin.discard = false;
 		s->clients[i].outlen = 0;
-		log_debug("sim", "tcp client %d connected", i);
+		log_debug("sim", "%s client %d connected", tcp_link_name(link), i);
 	}
 }
 

@@ -240,7 +240,29 @@ static const struct bad bad[] = {
 	{"missing host, bad bus type", "{" SITE ", 'buses': [{'id': 'lan', 'type': 'tcp'}, "
 	 "{'id': 'x', 'type': 'udp'}], " DEVS "}", NULL, NULL,
 	 "site.json: buses[0].host: is required for a tcp bus\n"
-	 "site.json: buses[1].type: must be one of rtu, tcp\n", false},
+	 "site.json: buses[1].type: must be one of rtu, tcp, rtu-tcp\n", false},
+	{"serial keys on an rtu-tcp bus, missing host, units", "{" SITE ", 'buses': [{'id': 'yard', "
+	 "'type': 'rtu-tcp', 'device': '/dev/null', 'baud': 9600, 'rs485': true, 'port': 0, "
+	 "'inter_frame_delay_ms': 2000}], 'devices': [{'id': 'd1', 'bus': 'yard', 'unit': 0, "
+	 "'points': [" PT "]}, {'id': 'd2', 'bus': 'yard', 'unit': 248, 'points': [" PT "]}]}",
+	 NULL, NULL,
+	 "site.json: buses[0].device: not allowed on an rtu-tcp bus\n"
+	 "site.json: buses[0].baud: not allowed on an rtu-tcp bus\n"
+	 "site.json: buses[0].rs485: not allowed on an rtu-tcp bus\n"
+	 "site.json: buses[0].host: is required for an rtu-tcp bus\n"
+	 "site.json: buses[0].port: must be an integer in 1..65535\n"
+	 "site.json: buses[0].inter_frame_delay_ms: must be an integer in 0..1000\n"
+	 "site.json: devices[0].unit: must be an integer in 1..247\n"
+	 "site.json: devices[1].unit: must be an integer in 1..247\n", false},
+	{"inter_frame_delay_ms on a tcp bus, an rtu-tcp bus on a tcp bus's endpoint",
+	 "{" SITE ", 'buses': [{'id': 'lan', 'type': 'tcp', 'host': 'gw.local', "
+	 "'inter_frame_delay_ms': 10}, {'id': 'yard', 'type': 'rtu-tcp', 'host': 'GW.local', "
+	 "'parity': 'E', 'stop_bits': 2, 'data_bits': 8}], " DEVS "}", NULL, NULL,
+	 "site.json: buses[0].inter_frame_delay_ms: not allowed on a tcp bus\n"
+	 "site.json: buses[1].parity: not allowed on an rtu-tcp bus\n"
+	 "site.json: buses[1].data_bits: not allowed on an rtu-tcp bus\n"
+	 "site.json: buses[1].stop_bits: not allowed on an rtu-tcp bus\n"
+	 "site.json: buses[1].host: GW.local:502 is already bus \"lan\"\n", false},
 	{"serial settings", "{" SITE ", 'buses': [{'id': 'rs', 'type': 'rtu', 'device': '/dev/null', "
 	 "'baud': 9601, 'parity': 'X', 'data_bits': 9, 'stop_bits': 0, 'inter_frame_delay_ms': 2000}], "
 	 "'devices': [{'id': 'd1', 'bus': 'rs', 'unit': 0, 'points': [" PT "]}]}", NULL, NULL,
@@ -634,6 +656,38 @@ static void test_defaults(void)
 	remove("profiles/pt.json");
 }
 
+/* An rtu-tcp bus: the keys and defaults of a tcp bus, inter_frame_delay_ms,
+ * unit ids of an RS-485 line. */
+static void test_rtu_tcp(void)
+{
+	struct config *cfg;
+	char *out = NULL;
+
+	write_file("site.json", "{'site': {'id': 's1', 'gateway': 'gw1'}, "
+		   "'buses': [{'id': 'yard', 'type': 'rtu-tcp', 'host': 'gw.local'}, "
+		   "{'id': 'y2', 'type': 'rtu-tcp', 'host': '10.0.0.9', 'port': 4196, "
+		   "'timeout_ms': 500, 'retries': 3, 'inter_frame_delay_ms': 40}], "
+		   "'devices': [{'id': 'd1', 'bus': 'yard', 'unit': 247, 'points': [" PT "]}, "
+		   "{'id': 'd2', 'bus': 'y2', 'unit': 1, 'points': [" PT "]}]}", true);
+	cfg = load("site.json", NULL, &out);
+	CHECK(cfg != NULL);
+	CHECK(out && out[0] == '\0');
+	free(out);
+	if (!cfg)
+		return;
+	CHECK(cfg->buses[0].type == BUS_RTU_TCP && strcmp(cfg->buses[0].host, "gw.local") == 0);
+	CHECK(cfg->buses[0].port == 502 && cfg->buses[0].timeout_ms == 1000);
+	CHECK(cfg->buses[0].retries == 1 && cfg->buses[0].inter_frame_delay_ms == 0);
+	CHECK(cfg->buses[0].device[0] == '\0' && !cfg->buses[0].rs485);
+	CHECK(cfg->buses[1].type == BUS_RTU_TCP && cfg->buses[1].port == 4196);
+	CHECK(cfg->buses[1].timeout_ms == 500 && cfg->buses[1].retries == 3);
+	CHECK(cfg->buses[1].inter_frame_delay_ms == 40);
+	CHECK(cfg->devices[0].unit == 247 && cfg->devices[1].bus == 1);
+	config_free(cfg);
+	CHECK(strcmp(config_bus_type_name(BUS_RTU_TCP), "rtu-tcp") == 0);
+	CHECK(strcmp(config_bus_type_name(BUS_TCP), "tcp") == 0);
+}
+
 static void test_names(void)
 {
 	CHECK(strcmp(point_table_name(TABLE_HOLDING), "holding") == 0);
@@ -661,6 +715,7 @@ int main(void)
 	test_bad_table();
 	test_shipped();
 	test_defaults();
+	test_rtu_tcp();
 	test_names();
 	if (chdir(cwd) != 0)
 		perror("chdir");
