@@ -213,9 +213,11 @@ static void *bus_main(void *arg)
 	while (!w->stop_req) {
 		struct bus_dev *bd = bus_next_device(w);
 		int64_t now = util_mono_ms();
-		bool due = bd && bd->next_due <= now;
-		bool due_soon = bd && bd->next_due <= now + cmd_cost;
 		struct bus_cmd_node *n = w->cmd_head;
+		/* a raw read with its own timeout (a scan's probe) costs that once */
+		int64_t cost = n && n->cmd.raw && n->cmd.timeout_ms > 0 ? n->cmd.timeout_ms : cmd_cost;
+		bool due = bd && bd->next_due <= now;
+		bool due_soon = bd && bd->next_due <= now + cost;
 
 		if (n && (!due_soon || !cmd_last)) {
 			w->cmd_head = n->next;

@@ -105,6 +105,8 @@ static void ctl_modbus_read(struct gateway *gw, uint32_t token, const struct ctl
 	bc.timeout_ms = r->timeout_ms;
 	switch (bus_submit(gw->workers[b], &bc)) {
 	case BUS_SUBMIT_OK:
+		log_debug("ctl", "bus %s: read unit %d %s %d+%d for the control socket", r->bus,
+			  r->unit, point_table_name(r->table), r->address, r->count);
 		return;
 	case BUS_SUBMIT_BUSY:
 		ctl_refuse(gw, token, id, "busy", "busy: %d commands queued for bus %s",
