@@ -102,8 +102,20 @@ struct broker_cfg {
 	int port;                    /* default 1883 / 8883 */
 };
 
+/* Which commands a link takes (struct mqtt_cfg.commands). */
+#define LINK_CMD_ACK 1u
+#define LINK_CMD_WRITE 2u
+#define LINK_CMD_READ 4u
+
+/* One MQTT link: the mqtt section (id "mqtt": everything, every command) or
+ * an entry of uplinks (its own select and commands). */
 struct mqtt_cfg {
 	bool enabled;                /* false when the section is absent */
+	char id[YW_ID_MAX];          /* "mqtt", or the uplink's id */
+	bool select_all;             /* no select: everything */
+	uint32_t select_categories;  /* bit per enum yw_category */
+	bool *select_devices;        /* owned: per device of the config; NULL: none */
+	unsigned commands;           /* LINK_CMD_*: the P/cmd/ topics subscribed */
 	struct broker_cfg *brokers;  /* owned */
 	size_t nbrokers;
 	char client_id[YW_TEXT_MAX]; /* default SITE-GATEWAY */
@@ -160,6 +172,8 @@ struct config {
 	char control_socket[YW_CTL_PATH_MAX];
 	enum yw_log_level log_level; /* "log_level" key, default info */
 	struct mqtt_cfg mqtt;
+	struct mqtt_cfg *uplinks;    /* owned: further links */
+	size_t nuplinks;
 	struct bus_cfg *buses;       /* owned */
 	size_t nbuses;
 	struct device_cfg *devices;  /* owned */
@@ -185,6 +199,14 @@ void config_free(struct config *cfg);
 
 /* Point count over all devices (for "ok: N buses, N devices, N points, N alarms"). */
 size_t config_npoints(const struct config *cfg);
+
+/* The MQTT links: the mqtt section first (when there is one), then the
+ * uplinks in config order. */
+size_t config_nlinks(const struct config *cfg);
+const struct mqtt_cfg *config_link(const struct config *cfg, size_t i);
+/* Link L selects what is about device DEV (-1: none) of CATEGORY (enum
+ * yw_category, -1: none). */
+bool config_link_selects(const struct mqtt_cfg *l, int dev, int category);
 
 /* Find by id; -1 when absent. */
 int config_find_device(const struct config *cfg, const char *id);

@@ -562,6 +562,9 @@ int main(int argc, char **argv)
 		 YW_VERSION, dm.cfg->site_id, dm.cfg->gateway, dm.cfg->nbuses, dm.cfg->ndevices,
 		 dm.cfg->nalarms);
 
+	if (dm.cfg->nuplinks)
+		log_warn("main", "uplinks: %zu further links configured; this version connects only "
+			 "the mqtt link", dm.cfg->nuplinks);
 	if (setup_signals(&dm) < 0) {
 		log_error("main", "signals: %s", strerror(errno));
 		goto out_cfg;

@@ -94,6 +94,8 @@ int cfg_profiles_keep(struct ctx *c, struct profile_cfg **out, size_t *n);
 void cfg_parse_site(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_storage(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_control(struct ctx *c, json_t *root, struct config *cfg);
+/* after the devices: select names them */
+void cfg_parse_uplinks(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg);
 
 /* devices.c: buses, devices, alarms */

@@ -64,8 +64,8 @@ const char *const config_when_names[CONFIG_NWHENS] = {"above", "below", "equals"
 const char *const config_bus_type_names[CONFIG_NBUS_TYPES] = {"rtu", "tcp", "rtu-tcp"};
 
 static const char *const root_keys[] = {
-	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "buses",
-	"devices", "alarms", NULL
+	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "uplinks",
+	"buses", "devices", "alarms", NULL
 };
 
 struct config *config_load(const char *path, const char *profiles_dir_override,
@@ -112,6 +112,7 @@ struct config *config_load(const char *path, const char *profiles_dir_override,
 	cfg_parse_buses(&c, root, cfg);
 	cfg_parse_devices(&c, root, cfg);
 	cfg_parse_alarms(&c, root, cfg);
+	cfg_parse_uplinks(&c, root, cfg);
 	json_decref(root);
 	if (c.nerr == 0)
 		cfg_profiles_keep(&c, &cfg->profiles, &cfg->nprofiles);
@@ -142,8 +143,15 @@ void config_free(struct config *cfg)
 	free(cfg->alarms);
 	free(cfg->profiles);
 	free(cfg->mqtt.brokers);
+	free(cfg->mqtt.select_devices);
 	/* the password is a secret: do not leave it in freed memory */
 	explicit_bzero(cfg->mqtt.password, sizeof(cfg->mqtt.password));
+	for (i = 0; i < cfg->nuplinks; i++) {
+		free(cfg->uplinks[i].brokers);
+		free(cfg->uplinks[i].select_devices);
+		explicit_bzero(cfg->uplinks[i].password, sizeof(cfg->uplinks[i].password));
+	}
+	free(cfg->uplinks);
 	free(cfg);
 }
 
@@ -289,4 +297,28 @@ const char *config_when_name(enum yw_when w)
 const char *config_bus_type_name(enum yw_bus_type t)
 {
 	return enum_name(config_bus_type_names, NELEM(config_bus_type_names), (int)t);
+}
+
+size_t config_nlinks(const struct config *cfg)
+{
+	return (cfg->mqtt.enabled ? 1 : 0) + cfg->nuplinks;
+}
+
+const struct mqtt_cfg *config_link(const struct config *cfg, size_t i)
+{
+	if (cfg->mqtt.enabled) {
+		if (i == 0)
+			return &cfg->mqtt;
+		i--;
+	}
+	return i < cfg->nuplinks ? &cfg->uplinks[i] : NULL;
+}
+
+bool config_link_selects(const struct mqtt_cfg *l, int dev, int category)
+{
+	if (l->select_all)
+		return true;
+	if (category >= 0 && category < CONFIG_NCATEGORIES && (l->select_categories >> category & 1u))
+		return true;
+	return dev >= 0 && l->select_devices && l->select_devices[dev];
 }

@@ -128,19 +128,19 @@ static bool topic_prefix_ok(const char *s)
 }
 
 /* Read the password; one trailing newline (LF or CRLF) is not part of it. */
-static void read_password(struct ctx *c, const char *path, struct config *cfg)
+static void read_password(struct ctx *c, const char *path, struct mqtt_cfg *m)
 {
 	char buf[YW_TEXT_MAX + 2];
-	FILE *f = fopen(cfg->mqtt.password_file, "r");
+	FILE *f = fopen(m->password_file, "r");
 	size_t n;
 
 	if (!f) {
-		cfg_err(c, path, "cannot read %s: %s", cfg->mqtt.password_file, strerror(errno));
+		cfg_err(c, path, "cannot read %s: %s", m->password_file, strerror(errno));
 		return;
 	}
 	n = fread(buf, 1, sizeof(buf), f);
 	if (ferror(f)) {
-		cfg_err(c, path, "cannot read %s: %s", cfg->mqtt.password_file, strerror(errno));
+		cfg_err(c, path, "cannot read %s: %s", m->password_file, strerror(errno));
 		goto out_close;
 	}
 	if (n && buf[n - 1] == '\n') {
@@ -148,64 +148,63 @@ static void read_password(struct ctx *c, const char *path, struct config *cfg)
 		if (n && buf[n - 1] == '\r')
 			n--;
 	}
-	if (n >= sizeof(cfg->mqtt.password)) {
+	if (n >= sizeof(m->password)) {
 		cfg_err(c, path, "%s: the password is longer than %zu bytes",
-			cfg->mqtt.password_file, sizeof(cfg->mqtt.password) - 1);
+			m->password_file, sizeof(m->password) - 1);
 		goto out_close;
 	}
 	if (memchr(buf, '\0', n)) {
-		cfg_err(c, path, "%s: the password contains a NUL byte", cfg->mqtt.password_file);
+		cfg_err(c, path, "%s: the password contains a NUL byte", m->password_file);
 		goto out_close;
 	}
-	memcpy(cfg->mqtt.password, buf, n);
-	cfg->mqtt.password[n] = '\0';
+	memcpy(m->password, buf, n);
+	m->password[n] = '\0';
 out_close:
 	explicit_bzero(buf, sizeof(buf));
 	fclose(f);
 }
 
-static void parse_tls(struct ctx *c, json_t *mq, struct mqtt_cfg *m)
+static void parse_tls(struct ctx *c, json_t *mq, const char *base, struct mqtt_cfg *m)
 {
 	static const char *const keys[] = {"ca_file", "cert_file", "key_file", NULL};
 	static const char *const names[] = {"ca_file", "cert_file", "key_file"};
 	char *outs[] = {m->ca_file, m->cert_file, m->key_file};
-	char kp[PATHSZ];
+	char kp[PATHSZ], tp[PATHSZ];
 	bool any = false, tls_broker = false;
-	json_t *o = cfg_get_obj(c, mq, "mqtt", "tls");
+	json_t *o = cfg_get_obj(c, mq, base, "tls");
 	size_t i;
 
 	if (!o)
 		return;
-	cfg_check_keys(c, o, "mqtt.tls", keys);
+	cfg_kpath(tp, base, "tls");
+	cfg_check_keys(c, o, tp, keys);
 	for (i = 0; i < NELEM(names); i++) {
 		json_t *v = json_object_get(o, names[i]);
 
 		if (!v || json_is_null(v))
 			continue;
 		any = true;
-		if (cfg_get_path(c, o, "mqtt.tls", names[i], outs[i]) == 1)
-			cfg_check_readable(c, cfg_kpath(kp, "mqtt.tls", names[i]), outs[i]);
+		if (cfg_get_path(c, o, tp, names[i], outs[i]) == 1)
+			cfg_check_readable(c, cfg_kpath(kp, tp, names[i]), outs[i]);
 	}
 	if (m->cert_file[0] && !json_is_string(json_object_get(o, "key_file")))
-		cfg_err(c, "mqtt.tls.key_file", "is required with cert_file");
+		cfg_err(c, cfg_kpath(kp, tp, "key_file"), "is required with cert_file");
 	if (m->key_file[0] && !json_is_string(json_object_get(o, "cert_file")))
-		cfg_err(c, "mqtt.tls.cert_file", "is required with key_file");
+		cfg_err(c, cfg_kpath(kp, tp, "cert_file"), "is required with key_file");
 	for (i = 0; i < m->nbrokers; i++)
 		tls_broker |= m->brokers[i].tls;
 	if (any && m->nbrokers && !tls_broker)
-		cfg_err(c, "mqtt.tls", "no mqtts:// broker to use it");
+		cfg_err(c, tp, "no mqtts:// broker to use it");
 }
 
-void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
+/* The keys of a link (the mqtt section, or an uplink) into M. BASE is its
+ * JSON path ("mqtt", "uplinks[2]"). */
+static void parse_link(struct ctx *c, json_t *o, const char *base, struct config *cfg,
+		       struct mqtt_cfg *m)
 {
-	static const char *const keys[] = {
-		"brokers", "client_id", "username", "password_file", "tls", "topic_prefix",
-		"keepalive_s", "command_qos", "telemetry", NULL
-	};
 	static const char *const tkeys[] = {"interval_s", "qos", NULL};
-	struct mqtt_cfg *m = &cfg->mqtt;
-	json_t *o = cfg_get_obj(c, root, "", "mqtt"), *arr, *t;
-	char ip[PATHSZ];
+	char ip[PATHSZ], kp[PATHSZ], bp[PATHSZ];
+	json_t *arr, *t;
 	size_t i, n;
 	int r;
 
@@ -214,27 +213,24 @@ void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
 	m->command_qos = 1;
 	m->telemetry_interval_s = 60;
 	m->telemetry_qos = 0;
-	cfg_strfmt(m->client_id, sizeof(m->client_id), "%s-%s", cfg->site_id, cfg->gateway);
-	if (!o)
-		return;
 	m->enabled = true;
-	cfg_check_keys(c, o, "mqtt", keys);
 	arr = json_object_get(o, "brokers");
+	cfg_kpath(bp, base, "brokers");
 	if (!arr) {
-		cfg_err(c, "mqtt.brokers", "is required");
+		cfg_err(c, bp, "is required");
 	} else if (!json_is_array(arr) || json_array_size(arr) == 0) {
-		cfg_err(c, "mqtt.brokers", "must be a non-empty array of broker URLs");
+		cfg_err(c, bp, "must be a non-empty array of broker URLs");
 	} else {
 		n = json_array_size(arr);
 		m->brokers = calloc(n, sizeof(*m->brokers));
 		if (!m->brokers) {
-			cfg_err(c, "mqtt.brokers", "out of memory");
+			cfg_err(c, bp, "out of memory");
 			return;
 		}
 		for (i = 0; i < n; i++) {
 			json_t *v = json_array_get(arr, i);
 
-			cfg_ipath(ip, "mqtt.brokers", i);
+			cfg_ipath(ip, bp, i);
 			if (!json_is_string(v))
 				cfg_err(c, ip, "must be a string");
 			else if (!parse_broker(json_string_value(v), &m->brokers[m->nbrokers]))
@@ -244,24 +240,195 @@ void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
 				m->nbrokers++;
 		}
 	}
-	cfg_get_str(c, o, "mqtt", "client_id", m->client_id, sizeof(m->client_id), true);
-	cfg_get_str(c, o, "mqtt", "username", m->username, sizeof(m->username), true);
-	if (cfg_get_path(c, o, "mqtt", "password_file", m->password_file) == 1) {
+	cfg_get_str(c, o, base, "client_id", m->client_id, sizeof(m->client_id), true);
+	cfg_get_str(c, o, base, "username", m->username, sizeof(m->username), true);
+	if (cfg_get_path(c, o, base, "password_file", m->password_file) == 1) {
 		if (!m->username[0] && !json_object_get(o, "username"))
-			cfg_err(c, "mqtt.password_file", "needs mqtt.username");
-		read_password(c, "mqtt.password_file", cfg);
+			cfg_err(c, cfg_kpath(kp, base, "password_file"), "needs %s.username", base);
+		read_password(c, cfg_kpath(kp, base, "password_file"), m);
 	}
-	parse_tls(c, o, m);
-	r = cfg_get_str(c, o, "mqtt", "topic_prefix", m->topic_prefix, sizeof(m->topic_prefix), true);
+	parse_tls(c, o, base, m);
+	r = cfg_get_str(c, o, base, "topic_prefix", m->topic_prefix, sizeof(m->topic_prefix), true);
 	if (r == 1 && !topic_prefix_ok(m->topic_prefix))
-		cfg_err(c, "mqtt.topic_prefix",
+		cfg_err(c, cfg_kpath(kp, base, "topic_prefix"),
 			"must not contain + or #, empty levels, or start with $");
-	cfg_get_int(c, o, "mqtt", "keepalive_s", 5, 3600, &m->keepalive_s);
-	cfg_get_int(c, o, "mqtt", "command_qos", 0, 1, &m->command_qos);
-	t = cfg_get_obj(c, o, "mqtt", "telemetry");
+	cfg_get_int(c, o, base, "keepalive_s", 5, 3600, &m->keepalive_s);
+	cfg_get_int(c, o, base, "command_qos", 0, 1, &m->command_qos);
+	t = cfg_get_obj(c, o, base, "telemetry");
 	if (t) {
-		cfg_check_keys(c, t, "mqtt.telemetry", tkeys);
-		cfg_get_int(c, t, "mqtt.telemetry", "interval_s", 0, 86400, &m->telemetry_interval_s);
-		cfg_get_int(c, t, "mqtt.telemetry", "qos", 0, 1, &m->telemetry_qos);
+		cfg_kpath(kp, base, "telemetry");
+		cfg_check_keys(c, t, kp, tkeys);
+		cfg_get_int(c, t, kp, "interval_s", 0, 86400, &m->telemetry_interval_s);
+		cfg_get_int(c, t, kp, "qos", 0, 1, &m->telemetry_qos);
+	}
+	(void)cfg;
+}
+
+void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg)
+{
+	static const char *const keys[] = {
+		"brokers", "client_id", "username", "password_file", "tls", "topic_prefix",
+		"keepalive_s", "command_qos", "telemetry", NULL
+	};
+	struct mqtt_cfg *m = &cfg->mqtt;
+	json_t *o = cfg_get_obj(c, root, "", "mqtt");
+
+	cfg_strfmt(m->id, sizeof(m->id), "mqtt");
+	m->select_all = true;
+	m->commands = LINK_CMD_ACK | LINK_CMD_WRITE | LINK_CMD_READ;
+	cfg_strfmt(m->topic_prefix, sizeof(m->topic_prefix), "yardwatch");
+	m->keepalive_s = 30;
+	m->command_qos = 1;
+	m->telemetry_interval_s = 60;
+	m->telemetry_qos = 0;
+	cfg_strfmt(m->client_id, sizeof(m->client_id), "%s-%s", cfg->site_id, cfg->gateway);
+	if (!o)
+		return;
+	cfg_check_keys(c, o, "mqtt", keys);
+	parse_link(c, o, "mqtt", cfg, m);
+}
+
+/* An uplink's "select": categories and devices (something is selected when
+ * it matches either list); absent: everything. */
+static void parse_select(struct ctx *c, json_t *o, const char *base, struct config *cfg,
+			 struct mqtt_cfg *m)
+{
+	static const char *const keys[] = {"categories", "devices", NULL};
+	char sp[PATHSZ], kp[PATHSZ], ip[PATHSZ];
+	json_t *sel = cfg_get_obj(c, o, base, "select"), *arr, *v;
+	size_t i;
+
+	m->select_all = sel == NULL;
+	if (!sel)
+		return;
+	cfg_kpath(sp, base, "select");
+	cfg_check_keys(c, sel, sp, keys);
+	arr = json_object_get(sel, "categories");
+	cfg_kpath(kp, sp, "categories");
+	if (arr && !json_is_array(arr))
+		cfg_err(c, kp, "must be an array of categories");
+	json_array_foreach(json_is_array(arr) ? arr : NULL, i, v) {
+		int k = -1;
+		cfg_ipath(ip, kp, i);
+		for (int j = 0; json_is_string(v) && j < CONFIG_NCATEGORIES; j++)
+			if (strcmp(config_category_names[j], json_string_value(v)) == 0)
+				k = j;
+		if (k < 0)
+			cfg_err(c, ip, "must be one of the categories (fire, power, water, ...)");
+		else
+			m->select_categories |= 1u << k;
+	}
+	arr = json_object_get(sel, "devices");
+	cfg_kpath(kp, sp, "devices");
+	if (arr && !json_is_array(arr)) {
+		cfg_err(c, kp, "must be an array of device ids");
+		return;
+	}
+	if (json_array_size(arr) && cfg->ndevices) {
+		m->select_devices = calloc(cfg->ndevices, sizeof(*m->select_devices));
+		if (!m->select_devices) {
+			cfg_err(c, kp, "out of memory");
+			return;
+		}
+	}
+	json_array_foreach(json_is_array(arr) ? arr : NULL, i, v) {
+		int d = json_is_string(v) ? config_find_device(cfg, json_string_value(v)) : -1;
+		cfg_ipath(ip, kp, i);
+		if (d < 0)
+			cfg_err(c, ip, "no device \"%s\"", json_is_string(v) ? json_string_value(v) : "?");
+		else if (m->select_devices)
+			m->select_devices[d] = true;
+	}
+}
+
+/* Two links that share a broker (host and port) must not share a client id:
+ * each would take the other's session over. */
+static bool links_share_broker(const struct mqtt_cfg *a, const struct mqtt_cfg *b)
+{
+	for (size_t i = 0; i < a->nbrokers; i++)
+		for (size_t j = 0; j < b->nbrokers; j++)
+			if (strcmp(a->brokers[i].host, b->brokers[j].host) == 0 &&
+			    a->brokers[i].port == b->brokers[j].port)
+				return true;
+	return false;
+}
+
+void cfg_parse_uplinks(struct ctx *c, json_t *root, struct config *cfg)
+{
+	static const char *const keys[] = {
+		"id", "brokers", "client_id", "username", "password_file", "tls", "topic_prefix",
+		"keepalive_s", "command_qos", "telemetry", "select", "commands", NULL
+	};
+	static const char *const cmds[] = {"ack", "write", "read"};
+	json_t *arr = json_object_get(root, "uplinks"), *o, *v;
+	char base[PATHSZ], kp[PATHSZ], ip[PATHSZ];
+	size_t i, j, n;
+
+	if (!arr)
+		return;
+	if (!json_is_array(arr)) {
+		cfg_err(c, "uplinks", "must be an array of links");
+		return;
+	}
+	n = json_array_size(arr);
+	if (n == 0)
+		return;
+	cfg->uplinks = calloc(n, sizeof(*cfg->uplinks));
+	if (!cfg->uplinks) {
+		cfg_err(c, "uplinks", "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct mqtt_cfg *m = &cfg->uplinks[cfg->nuplinks++];
+		cfg_ipath(base, "uplinks", i);
+		o = json_array_get(arr, i);
+		if (!json_is_object(o)) {
+			cfg_err(c, base, "must be an object");
+			continue;
+		}
+		cfg_check_keys(c, o, base, keys);
+		if (cfg_need(c, o, base, "id") && cfg_get_id(c, o, base, "id", m->id) == 1) {
+			if (strcmp(m->id, "mqtt") == 0)
+				cfg_err(c, cfg_kpath(kp, base, "id"), "\"mqtt\" is the mqtt section's link");
+			for (j = 0; j + 1 < cfg->nuplinks; j++)
+				if (strcmp(cfg->uplinks[j].id, m->id) == 0)
+					cfg_err(c, cfg_kpath(kp, base, "id"), "duplicate uplink id \"%s\"",
+						m->id);
+		}
+		cfg_strfmt(m->client_id, sizeof(m->client_id), "%s-%s-%s", cfg->site_id,
+			   cfg->gateway, m->id);
+		parse_link(c, o, base, cfg, m);
+		parse_select(c, o, base, cfg, m);
+		v = json_object_get(o, "commands");
+		cfg_kpath(kp, base, "commands");
+		if (v && !json_is_array(v))
+			cfg_err(c, kp, "must be an array of ack, write, read");
+		json_t *e;
+		json_array_foreach(json_is_array(v) ? v : NULL, j, e) {
+			int k = -1;
+			cfg_ipath(ip, kp, j);
+			for (int q = 0; json_is_string(e) && q < 3; q++)
+				if (strcmp(cmds[q], json_string_value(e)) == 0)
+					k = q;
+			if (k < 0)
+				cfg_err(c, ip, "must be one of ack, write, read");
+			else
+				m->commands |= 1u << k;
+		}
+	}
+	/* client ids: distinct among the links that share a broker */
+	for (i = 0; i < cfg->nuplinks; i++) {
+		const struct mqtt_cfg *a = &cfg->uplinks[i];
+		for (j = 0; j <= i; j++) {
+			const struct mqtt_cfg *b = j == i ? &cfg->mqtt : &cfg->uplinks[j];
+			if (j == i && !cfg->mqtt.enabled)
+				continue;
+			if (strcmp(a->client_id, b->client_id) == 0 && links_share_broker(a, b)) {
+				cfg_ipath(base, "uplinks", i);
+				cfg_err(c, cfg_kpath(kp, base, "client_id"),
+					"\"%s\" is also the client id of link \"%s\" on the same broker: "
+					"each would take the other's session over", a->client_id, b->id);
+			}
+		}
 	}
 }
