@@ -4,10 +4,12 @@ module mapped to its sensor by an inline point) passes yardwatchd
 --check-config; yardwatch scan finds every unit and names the profile of
 each device whose profile has an identify rule, and no profile for the
 others; every point of every profile, set to a value of its own in the
-simulator, comes back decoded in the store, good."""
+simulator, comes back decoded in the store, good. And yardwatchd --help
+lists every option of its man page."""
 import glob
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -155,5 +157,28 @@ def test_every_profile(env):
     eq(env.stop(d), 0, "daemon exit code")
 
 
+def test_help_lists_man_options():
+    """Each option of yardwatchd(8)'s OPTIONS section is in --help."""
+    with open(os.path.join(yw.SRC, "docs", "man", "yardwatchd.8")) as f:
+        man = f.read()
+    section = man.split(".SH OPTIONS", 1)[1].split("\n.SH ", 1)[0]
+    opts = set()
+    for line in section.splitlines():
+        if line.startswith(".B"):
+            for o in re.findall(r"\\-(?:\\-)?[a-z][a-z-]*(?:\\-[a-z]+)*", line):
+                opts.add(o.replace("\\-", "-"))
+    check({"-c", "--config", "--check-config", "--log-level", "--version", "-h", "--help"}
+          <= opts, "options found in the man page: %r" % sorted(opts))
+    r = subprocess.run(yw.ours([yw.DAEMON, "--help"]), capture_output=True, timeout=20)
+    eq(r.returncode, 0, "--help exit code")
+    out = r.stdout.decode()
+    check(out.startswith("usage: yardwatchd "), "usage line: %r" % out)
+    for o in sorted(opts):
+        check(re.search(r"(^|[\s,\[])%s([\s,=\]]|$)" % re.escape(o), out, re.M),
+              "--help lists %s: %r" % (o, out))
+    for level in ("error", "warn", "info", "debug"):
+        check(level in out, "--help names log level %s" % level)
+
+
 if __name__ == "__main__":
-    yw.run([test_every_profile])
+    yw.run([test_every_profile, test_help_lists_man_options])
