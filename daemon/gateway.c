@@ -289,7 +289,7 @@ static void device_status(struct gateway *gw, int d, int64_t ts)
 	for (int i = 0; i < gw->ninflight; i++)
 		if (gw->inflight[i].row > 0)
 			flying[nf++] = gw->inflight[i].row;
-	store_outbox_supersede(gw->st, PRIO_STATUS, topic, json, 1, flying, nf);
+	store_outbox_supersede(gw->st, gw->cfg->mqtt.id, PRIO_STATUS, topic, json, 1, flying, nf);
 	free(json);
 	gw->outbox_idle = false;
 }

@@ -64,7 +64,7 @@ static void ctl_status(struct gateway *gw, uint32_t token)
 	if (gw->link)
 		json_array_append_new(ups, json_pack("{s:s, s:b, s:I}", "id", "mqtt", "connected",
 						     mqtt_connected(gw->link), "outbox_depth",
-						     (json_int_t)(store_outbox_depth(gw->st) +
+						     (json_int_t)(store_outbox_link_depth(gw->st, gw->cfg->mqtt.id, NULL) +
 								  (int64_t)gw->nheld)));
 	for (size_t b = 0; b < gw->cfg->nbuses; b++)
 		json_array_append_new(buses, json_pack("{s:s, s:b}", "id", gw->cfg->buses[b].id,

@@ -177,8 +177,9 @@ void gw_store_held(struct gateway *gw)
 		if (h->sent && !h->acked)
 			break;
 		const char *topic = h->acked ? NULL : h->topic;
+		struct store_dest dest = { gw->cfg->mqtt.id, topic };
 		if (store_commit_event(gw->st, h->seq, h->alarm, h->ev, h->cat, h->sev, h->ts_ms,
-				       h->json, &h->state, topic) < 0)
+				       h->json, &h->state, &dest, topic ? 1 : 0) < 0)
 			break;
 		queued |= topic != NULL;
 		held_free(h);
@@ -269,8 +270,10 @@ int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_s
 	/* Older held events go first; while any is left, this one waits too. */
 	if (gw->nheld)
 		gw_store_held(gw);
+	struct store_dest dest = { gw->cfg->mqtt.id, t };
 	if (gw->nheld == 0 && store_commit_event(gw->st, e->seq, e->alarm, e->state, e->category,
-						 e->severity, e->ts_ms, json, after, t) == 0) {
+						 e->severity, e->ts_ms, json, after, &dest,
+						 t ? 1 : 0) == 0) {
 		rc = 0;
 		store_state(gw, false);
 	} else if (may_hold && hold(gw, e, after, json, t) == 0) {

@@ -10,7 +10,8 @@
 
 bool gw_outbox_pending(struct gateway *gw)
 {
-	return gw->ninflight > 0 || gw_held_unsent(gw) > 0 || store_outbox_depth(gw->st) > 0;
+	return gw->ninflight > 0 || gw_held_unsent(gw) > 0 ||
+	       store_outbox_link_depth(gw->st, gw->cfg->mqtt.id, NULL) > 0;
 }
 
 /* Held events in flight are sent again on the next connect. */
@@ -96,7 +97,7 @@ void gw_pump(struct gateway *gw)
 				break;
 		}
 		int want = OUTBOX_INFLIGHT - gw->ninflight;
-		int n = store_outbox_fetch(gw->st, gw->cur_prio, gw->cur_id, rows, want);
+		int n = store_outbox_fetch(gw->st, gw->cfg->mqtt.id, gw->cur_prio, gw->cur_id, rows, want);
 		if (n < 0) {
 			/* the store cannot be read: held events still go */
 			if (!pump_held(gw))
@@ -158,7 +159,7 @@ void gw_publish_status(struct gateway *gw)
 		.version = YW_VERSION,
 		.started_ms = gw->started_ms,
 		.ts_ms = clock_stamp(),
-		.outbox = store_outbox_depth(gw->st) + (int64_t)gw->nheld,
+		.outbox = store_outbox_link_depth(gw->st, gw->cfg->mqtt.id, NULL) + (int64_t)gw->nheld,
 		.store_failing = gw->store_failing,
 	};
 	char *json = payload_status_online(&ps);
