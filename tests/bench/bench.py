@@ -6,6 +6,8 @@
   python3 tests/bench/bench.py drain    [--events 10000] outbox drain after an outage
   python3 tests/bench/bench.py soak     [--seconds 600]  "one accelerated hour": alarms, faults,
                                                           a flapping broker, a nearly full disk (root)
+  python3 tests/bench/bench.py uplinks  [--trials 50]    three links, one down: latency of the
+                                                          healthy ones, bytes per event, drain
   python3 tests/bench/bench.py all                        poll, latency, drain (not soak)
 
 Run from a built tree (YW_BIN defaults to ./build). Everything on 127.0.0.1."""
@@ -20,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import yw  # noqa: E402
 from yw import wait_for  # noqa: E402
 from soak import soak  # noqa: E402,F401 - called by name from main()
+from bench_uplinks import uplinks  # noqa: E402,F401 - called by name from main()
 
 P = "yardwatch/test-site/gw1"
 
@@ -210,7 +213,7 @@ def drain(args):  # noqa: C901
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["poll", "latency", "drain", "soak", "all"])
+    ap.add_argument("what", choices=["poll", "latency", "drain", "soak", "uplinks", "all"])
     ap.add_argument("--seconds", type=float, default=None, help="poll: 60, soak: 600")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--events", type=int, default=10000)

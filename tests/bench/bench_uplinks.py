@@ -1,0 +1,101 @@
+"""bench.py uplinks: three MQTT links, one of them down, alarms toggling.
+
+Figures: the healthy links' alarm latency (simulator set -> event at the
+subscriber) p50/p99 against a run with the mqtt link alone; the bytes the
+daemon writes per alarm event with three queues; the time the returning
+link takes to drain what was queued for it."""
+import statistics
+import time
+
+import yw
+import mqttutil as mu
+from yw import wait_for
+
+P = "yardwatch/test-site/gw1"
+
+
+def _io_wchar(pid):
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(round(q * len(xs))) - 1))]
+
+
+def _run(trials, with_links):
+    env = yw.Env("bench-uplinks")
+    try:
+        b0 = env.broker()
+        ups = []
+        down = None
+        if with_links:
+            b1, b2 = env.broker(), env.broker()
+            ups = [{"id": "water", "brokers": ["mqtt://127.0.0.1:%d" % b1.port],
+                    "topic_prefix": "water", "keepalive_s": 5},
+                   {"id": "fire", "brokers": ["mqtt://127.0.0.1:%d" % b2.port],
+                    "topic_prefix": "fire119", "keepalive_s": 5}]
+            down = b1
+        cfg, path, sim = mu.setup(env, b0.port, delay_s=0, uplinks=ups)
+        cfg["devices"][0]["poll_ms"] = 1000
+        cfg["alarms"][0]["clear_delay_s"] = 0
+        path = env.write_config(cfg)
+        subs = [yw.Sub(b0.port, [P + "/alarm/#"])]
+        if with_links:
+            subs.append(yw.Sub(b2.port, ["fire119/+/+/alarm/#"]))
+        d = env.daemon(path, level="warn")
+        time.sleep(3)
+        if down:
+            env.stop(down)
+            time.sleep(0.5)
+        lat = [[] for _ in subs]
+        w0 = _io_wchar(d.pid)
+        events = 0
+        for i in range(trials):
+            for state in ("raised", "cleared"):
+                ns = [len(s.all()) for s in subs]
+                t0 = time.monotonic()
+                env.sim_step(sim, {"set": {"p1.pressure": 0.05 if state == "raised" else 0.35}})
+                for k, s in enumerate(subs):
+                    wait_for(lambda s=s, n=ns[k]: len(s.all()) > n, 10, state)
+                    with s.lock:
+                        lat[k].append((s.msgs[ns[k]][3] - t0) * 1000)
+                events += 1
+            time.sleep(0.137 * (i % 7))
+        written = _io_wchar(d.pid) - w0
+        drain_s = None
+        if down:
+            st = env.cli_json(path, "status")
+            queued = {u["id"]: u["outbox_depth"] for u in st["uplinks"]}["water"]
+            t0 = time.monotonic()
+            env.broker(port=down.port)
+            wait_for(lambda: {u["id"]: u["outbox_depth"]
+                              for u in env.cli_json(path, "status")["uplinks"]}["water"] == 0,
+                     120, "water drained", interval=0.1)
+            drain_s = (time.monotonic() - t0, queued)
+        for s in subs:
+            s.close()
+        env.stop(d)
+        return lat, written / max(events, 1), drain_s
+    finally:
+        env.cleanup()
+
+
+def uplinks(args):
+    trials = max(10, args.trials)
+    base, wbase, _ = _run(trials, False)
+    lat, wper, drain = _run(trials, True)
+    print("uplinks: alarm raised/cleared %d times (%d events), poll 1 s, delay_s 0" %
+          (trials, 2 * trials))
+    print("  mqtt alone                 p50 %4.0f ms  p99 %4.0f ms   %5.0f bytes written per event"
+          % (statistics.median(base[0]), _pct(base[0], 0.99), wbase))
+    print("  3 links, water down: mqtt  p50 %4.0f ms  p99 %4.0f ms   %5.0f bytes written per event"
+          % (statistics.median(lat[0]), _pct(lat[0], 0.99), wper))
+    print("                       fire  p50 %4.0f ms  p99 %4.0f ms" %
+          (statistics.median(lat[1]), _pct(lat[1], 0.99)))
+    if drain:
+        print("  water back: %d queued messages drained in %.2f s" % (drain[1], drain[0]))
