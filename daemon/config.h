@@ -155,6 +155,7 @@ struct profile_cfg {
 	char model[YW_TEXT_MAX];
 	bool has_identify;
 	struct identify_cfg identify;
+	bool has_source;             /* it names where its register map comes from */
 };
 
 /* The smallest storage.max_mb: the store's budget (file, WAL, journal ring)

@@ -64,6 +64,28 @@ static void usage(FILE *f)
 		   "[--log-level error|warn|info|debug] [--version]\n");
 }
 
+/* --help: the usage line and every option of yardwatchd(8). */
+static void help(FILE *f)
+{
+	usage(f);
+	fputs("\n"
+	      "Poll the Modbus devices of the config, store their readings, evaluate the\n"
+	      "alarms and publish them over MQTT; runs in the foreground.\n"
+	      "\n"
+	      "  -c, --config FILE  the configuration (default /etc/yardwatch/yardwatch.json);\n"
+	      "                     relative paths in it are relative to its directory\n"
+	      "  --check-config     load and check the configuration, every profile it names\n"
+	      "                     and the files it names; print \"ok: N buses, N devices,\n"
+	      "                     N points, N alarms\" and exit 0, or every error (FILE:\n"
+	      "                     JSON.PATH: message) and exit 78\n"
+	      "  --log-level LEVEL  error, warn, info or debug; overrides the config's log_level\n"
+	      "  --version          print \"yardwatchd VERSION\" and exit\n"
+	      "  -h, --help         print this help and exit\n"
+	      "\n"
+	      "Exit status: 0 clean stop, 64 bad usage, 78 bad config, 1 other fatal errors.\n"
+	      "SIGHUP reloads the configuration; SIGTERM stops. See yardwatchd(8).\n", f);
+}
+
 static void notify(const char *state)
 {
 #ifdef YW_HAVE_SYSTEMD
@@ -620,7 +642,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'V': printf("yardwatchd %s\n", YW_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
+		case 'h': help(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

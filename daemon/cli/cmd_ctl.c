@@ -30,7 +30,7 @@ static int cli_ctl_request(struct cli *c, const char *what, json_t *req, int tim
 
 	*reply = NULL;
 	if (!c->ctl_path[0]) {
-		json_decref(req);
+		json_decref(req);   /* not sent */
 		fprintf(stderr, "yardwatch: %s: %s\n", what,
 			c->ctl_known ? "the daemon has no control socket (control_socket: null)" :
 				       "the store does not name the daemon's control socket");
@@ -39,7 +39,8 @@ static int cli_ctl_request(struct cli *c, const char *what, json_t *req, int tim
 	rc = cli_ctl_open(c->ctl_path, &k, err, sizeof err);
 	if (rc == CLI_CTL_OK)
 		rc = cli_ctl_call(k, req, timeout_ms, reply, err, sizeof err);
-	json_decref(req);
+	else
+		json_decref(req);
 	cli_ctl_close(k);
 	if (rc == CLI_CTL_OK)
 		return CLI_EX_OK;

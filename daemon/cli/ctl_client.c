@@ -62,9 +62,10 @@ enum cli_ctl_rc cli_ctl_call(struct cli_ctl *k, json_t *req, int timeout_ms, jso
 			     char *err, size_t errlen)
 {
 	int64_t deadline = util_mono_ms() + timeout_ms;
-	char *line = json_dumps(req, JSON_COMPACT);
+	char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	size_t len, off = 0;
 
+	json_decref(req);
 	*reply = NULL;
 	if (!line) {
 		snprintf(err, errlen, "out of memory");

@@ -21,8 +21,9 @@ enum cli_ctl_rc {
 /* Connect to PATH. ERR gets a one-line reason on failure. */
 enum cli_ctl_rc cli_ctl_open(const char *path, struct cli_ctl **out, char *err, size_t errlen);
 
-/* Send REQ (a JSON object) and wait at most TIMEOUT_MS for the reply line:
- * *REPLY (owned by the caller) is the reply object. */
+/* Send REQ (a JSON object; the reference is stolen, NULL is an error) and
+ * wait at most TIMEOUT_MS for the reply line: *REPLY (owned by the caller)
+ * is the reply object. */
 enum cli_ctl_rc cli_ctl_call(struct cli_ctl *k, json_t *req, int timeout_ms, json_t **reply,
 			     char *err, size_t errlen);
 

@@ -152,11 +152,8 @@ static enum drv_status daemon_read(struct cli_link *l, int unit, enum yw_table t
 			json_object_set_new(json_object_get(req, "args"), "timeout_ms",
 					    json_integer(l->timeout_ms));
 		if (cli_ctl_call(l->ctl, req, l->reply_ms, &reply, l->err, sizeof l->err) !=
-		    CLI_CTL_OK) {
-			json_decref(req);
+		    CLI_CTL_OK)
 			return DRV_LINK;
-		}
-		json_decref(req);
 		json_t *raw = json_object_get(reply, "raw");
 		const char *st = json_string_value(json_object_get(reply, "status"));
 		if (json_is_true(json_object_get(reply, "ok")) && json_array_size(raw) == count) {

@@ -1,8 +1,8 @@
 /*
  * points: the points of a device (inline or from a profile) and the profile
  * files: parsing one point with its type/table/bit/scale rules, the checks of
- * a point set (overlaps, decimals_from targets), a profile's identify rule,
- * and loading each profile once however many devices name it.
+ * a point set (overlaps, decimals_from targets), a profile's identify rule
+ * and source, and loading each profile once however many devices name it.
  */
 #include "cfg_int.h"
 #include "../../drivers/codec.h"
@@ -410,6 +410,32 @@ static void profile_identify(struct ctx *c, json_t *root, struct profile *pr)
 	pr->info.has_identify = true;
 }
 
+/*
+ * "source": where the register map comes from (the vendor's manual, its
+ * title and version or date, the table used). Optional for a site's own
+ * profiles; every shipped profile has one (tests/unit/test_profiles.c).
+ * A string with some text in it: a map of unknown origin says nothing.
+ */
+static void profile_source(struct ctx *c, json_t *root, struct profile *pr)
+{
+	json_t *v = json_object_get(root, "source");
+	const char *s;
+
+	if (!v)
+		return;
+	if (!json_is_string(v)) {
+		cfg_err(c, "source", "must be a string naming the register map's origin");
+		return;
+	}
+	for (s = json_string_value(v); *s == ' ' || *s == '\t' || *s == '\n'; s++)
+		;
+	if (*s == '\0') {
+		cfg_err(c, "source", "must not be empty: name the manual, its version and the table");
+		return;
+	}
+	pr->info.has_source = true;
+}
+
 static void profile_parse(struct ctx *c, struct profile *pr)
 {
 	const char *saved = c->file;
@@ -433,8 +459,7 @@ static void profile_parse(struct ctx *c, struct profile *pr)
 		cfg_get_str(c, root, "", "model", pr->info.model, sizeof(pr->info.model), true);
 	if (cfg_need(c, root, "", "class"))
 		cfg_get_str(c, root, "", "class", text, sizeof(text), true);
-	if (json_object_get(root, "source") && !json_is_string(json_object_get(root, "source")))
-		cfg_err(c, "source", "must be a string");
+	profile_source(c, root, pr);
 	if (json_object_get(root, "description") &&
 	    !json_is_string(json_object_get(root, "description")))
 		cfg_err(c, "description", "must be a string");

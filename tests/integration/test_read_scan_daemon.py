@@ -105,8 +105,9 @@ def test_serial_line_held_by_the_daemon(env):
                        "holding", "--address", "4")
     eq(rc, 75, "a held line: " + err)
     check(("process %d" % d.pid) in err, "names the daemon: %r" % err)
-    check(d.poll() is None and env.cli_json(path, "devices")[0]["state"] == "online",
-          "the daemon polls on")
+    check(d.poll() is None, "the daemon runs on")
+    wait_for(lambda: env.cli_json(path, "devices")[0]["state"] == "online", 10,
+             "the daemon polls on")
     eq(env.stop(d), 0, "stop")
 
     # a daemon without a control socket holds the line: 75 for --bus too

@@ -1,8 +1,10 @@
 /*
  * test_profiles: a profile's identify rule (the key `yardwatch scan` reads)
  * against a table of bad rules, each with the exact lines it must print;
- * a good rule kept in the loaded config; every profile of a directory
- * loaded on its own (config_load_profiles).
+ * a good rule kept in the loaded config; a profile's source (optional,
+ * a non-empty string when given); every profile of a directory loaded on
+ * its own (config_load_profiles); every shipped profile loads and names
+ * its source.
  *
  * Files are written into a temp dir (single quotes in the texts stand for
  * double quotes): site.json names the profile "meter", written to
@@ -169,6 +171,58 @@ static void test_good_rules(void)
 	check_case = "";
 }
 
+/* A profile's source: absent is fine (a site's own profile), given it
+ * must be a string with some text; the loaded profile says whether it has
+ * one. */
+static void test_source(void)
+{
+	static const struct {
+		const char *source, *expect;   /* expect NULL: loads */
+		bool has;
+	} cases[] = {
+		{NULL, NULL, false},
+		{"'CHINT DTSU666 user manual ZTW0.464.0104, address table'", NULL, true},
+		{"1", "profiles/meter.json: source: must be a string naming the register map's "
+		 "origin\n", false},
+		{"['manual']", "profiles/meter.json: source: must be a string naming the register "
+		 "map's origin\n", false},
+		{"''", "profiles/meter.json: source: must not be empty: name the manual, its version "
+		 "and the table\n", false},
+		{"' \\n '", "profiles/meter.json: source: must not be empty: name the manual, its "
+		 "version and the table\n", false},
+	};
+	char text[1024];
+
+	put("site.json", SITE);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct profile_cfg *pr = NULL;
+		struct config *cfg;
+		char *out = NULL;
+
+		check_case = cases[i].source ? cases[i].source : "(none)";
+		if (cases[i].source)
+			snprintf(text, sizeof(text), "{'profile': 'meter', 'vendor': 'v', 'model': 'm', "
+				 "'class': 'meter', 'source': %s, 'points': [" PT "]}", cases[i].source);
+		else
+			snprintf(text, sizeof(text), "{'profile': 'meter', 'vendor': 'v', 'model': 'm', "
+				 "'class': 'meter', 'points': [" PT "]}");
+		put("profiles/meter.json", text);
+		cfg = load_site("profiles", &out);
+		if (cases[i].expect) {
+			CHECK(cfg == NULL && strcmp(out, cases[i].expect) == 0);
+			if (strcmp(out, cases[i].expect) != 0)
+				fprintf(stderr, "--- expected\n%s--- got\n%s---\n", cases[i].expect, out);
+		} else {
+			CHECK(cfg && out[0] == '\0');
+			CHECK(cfg && (pr = config_find_profile(cfg, "meter")) != NULL);
+			CHECK(pr && pr->has_source == cases[i].has);
+		}
+		config_free(cfg);
+		free(out);
+	}
+	check_case = "";
+}
+
 /* Every profile of a directory, in name order; the bad one reported and
  * left out; a file whose name is no profile name is not read. */
 static void test_directory(void)
@@ -209,14 +263,33 @@ static void test_directory(void)
 	free(out);
 }
 
-/* The shipped profiles load; the one whose device documents a model code
- * register carries its rule. */
+/* Profiles that must ship (configs, tests and docs name them). */
+static const char *const required[] = {
+	"pressure-transmitter", "level-transmitter", "chint-dtsu666", "chint-ddsu666",
+	"eastron-sdm120", "eastron-sdm630", "acrel-adw300", "delixi-dtsu6606",
+	"crowcon-xgard-bright", "relay-8ch", "analog-input-8ch", "camera-io",
+};
+
+/* The identify rules of the shipped profiles: the devices whose manuals
+ * document a model-code register, and nothing else. */
+static const struct {
+	const char *name;
+	enum yw_table table;
+	unsigned address;
+	double equals;
+} rules[] = {
+	{"eastron-sdm120", TABLE_HOLDING, 0xFC02, 0x20},
+	{"eastron-sdm630", TABLE_HOLDING, 0xFC02, 0x70},
+};
+
+/* Every shipped profile loads without a word, names its source, and
+ * carries exactly the identify rules above. */
 static void test_shipped(void)
 {
 	const char *src = getenv("YW_SRC");
 	char pdir[PATH_MAX], *out = NULL;
 	struct profile_cfg *ps = NULL;
-	size_t n = 0, len = 0, i;
+	size_t n = 0, len = 0, i, j;
 	FILE *ms;
 
 	CHECK(src != NULL);
@@ -226,12 +299,35 @@ static void test_shipped(void)
 	ms = open_memstream(&out, &len);
 	CHECK(config_load_profiles(pdir, ms, &ps, &n) == 0);
 	fclose(ms);
-	CHECK(out[0] == '\0' && n == 5);
-	for (i = 0; i < n; i++)
-		if (strcmp(ps[i].name, "eastron-sdm120") == 0)
-			break;
-	CHECK(i < n && ps[i].has_identify && ps[i].identify.table == TABLE_HOLDING &&
-	      ps[i].identify.address == 0xFC02 && ps[i].identify.equals == 0x20);
+	CHECK(out[0] == '\0');
+	if (out[0])
+		fprintf(stderr, "--- shipped profiles said\n%s---\n", out);
+	CHECK(n >= 12);
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		check_case = required[i];
+		for (j = 0; j < n && strcmp(ps[j].name, required[i]) != 0; j++)
+			;
+		CHECK(j < n);
+	}
+	for (i = 0; i < n; i++) {
+		const struct profile_cfg *pr = &ps[i];
+		size_t r;
+
+		check_case = pr->name;
+		CHECK(pr->has_source);
+		CHECK(pr->vendor[0] && pr->model[0]);
+		for (r = 0; r < sizeof(rules) / sizeof(rules[0]); r++)
+			if (strcmp(rules[r].name, pr->name) == 0)
+				break;
+		if (r == sizeof(rules) / sizeof(rules[0])) {
+			CHECK(!pr->has_identify);
+			continue;
+		}
+		CHECK(pr->has_identify && pr->identify.table == rules[r].table &&
+		      pr->identify.address == rules[r].address &&
+		      pr->identify.type == TYPE_UINT16 && pr->identify.equals == rules[r].equals);
+	}
+	check_case = "";
 	free(ps);
 	free(out);
 }
@@ -253,6 +349,7 @@ int main(void)
 	}
 	test_bad_rules();
 	test_good_rules();
+	test_source();
 	test_directory();
 	test_shipped();
 	if (chdir(cwd) != 0)
