@@ -89,7 +89,7 @@ static int ctl_bind(struct ctl *c, const char *path)
 	mode_t old = umask(0117);
 	int rc = bind(c->fd, (struct sockaddr *)&a, sizeof a);
 	umask(old);
-	if (rc != 0 || chmod(path, 0660) != 0 || listen(c->fd, CTL_CLIENTS_MAX) != 0) {
+	if (rc != 0 || chmod(path, 0660) != 0 || listen(c->fd, 64) != 0) {
 		log_error(CTL_COMP, "%s: cannot listen: %s", path, strerror(errno));
 		if (rc == 0)
 			unlink(path);
