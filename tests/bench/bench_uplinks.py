@@ -14,14 +14,6 @@ from yw import wait_for
 P = "yardwatch/test-site/gw1"
 
 
-def _io_wchar(pid):
-    with open("/proc/%d/io" % pid) as f:
-        for line in f:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    return 0
-
-
 def _pct(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, int(round(q * len(xs))) - 1))]
@@ -53,7 +45,7 @@ def _run(trials, with_links):
             env.stop(down)
             time.sleep(0.5)
         lat = [[] for _ in subs]
-        w0 = _io_wchar(d.pid)
+        w0 = yw.io_wchar(d.pid)
         events = 0
         for i in range(trials):
             for state in ("raised", "cleared"):
@@ -66,7 +58,7 @@ def _run(trials, with_links):
                         lat[k].append((s.msgs[ns[k]][3] - t0) * 1000)
                 events += 1
             time.sleep(0.137 * (i % 7))
-        written = _io_wchar(d.pid) - w0
+        written = yw.io_wchar(d.pid) - w0
         drain_s = None
         if down:
             st = env.cli_json(path, "status")
@@ -99,3 +91,54 @@ def uplinks(args):
           (statistics.median(lat[1]), _pct(lat[1], 0.99)))
     if drain:
         print("  water back: %d queued messages drained in %.2f s" % (drain[1], drain[0]))
+
+
+def fleet(args):
+    """N gateways (default 50) on one mosquitto, each polling a pressure
+    transmitter every second and sending telemetry every 10 s, with a
+    consumer subscribed to everything: the broker's CPU, the gateways'."""
+    n = args.gateways
+    env = yw.Env("bench-fleet")
+    try:
+        broker = env.broker()
+        sim_port = yw.free_port()
+        buses = [{"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": sim_port,
+                  "timeout_ms": 500}]
+        devices = [{"id": "p1", "bus": "lan", "unit": 1, "profile": "pressure-transmitter",
+                    "poll_ms": 1000, "category": "fire"}]
+        paths = []
+        for i in range(n):
+            cfg = yw.base_config(env, devices, buses, mqtt_port=broker.port, alarms=[])
+            cfg["site"] = {"id": "c%02d" % i, "gateway": "gw1"}
+            cfg["storage"] = {"path": "%s/gw%02d.db" % (env.dir, i)}
+            cfg["control_socket"] = None
+            cfg["mqtt"]["telemetry"] = {"interval_s": 10}
+            paths.append(env.write_config(cfg, "gw%02d.json" % i))
+        env.sim(paths[0], port=sim_port)
+        sub = yw.Sub(broker.port, ["yardwatch/#"])
+        ds = [env.daemon(p, name="gw%02d" % i, level="warn") for i, p in enumerate(paths)]
+        wait_for(lambda: len({t.split("/")[1] for (t, p) in sub.all(lambda t, p: t.endswith("/status"))})
+                 >= n, 60, "every gateway online")
+        time.sleep(5)
+        secs = args.seconds if args.seconds is not None else 30
+        b0 = yw.proc_cpu_seconds(broker.pid)
+        g0 = sum(yw.proc_cpu_seconds(d.pid) for d in ds)
+        m0, t0 = len(sub.all()), time.monotonic()
+        time.sleep(secs)
+        dt = time.monotonic() - t0
+        b1 = yw.proc_cpu_seconds(broker.pid)
+        g1 = sum(yw.proc_cpu_seconds(d.pid) for d in ds)
+        msgs = len(sub.all()) - m0
+        rss = [yw.proc_rss_kb(d.pid) for d in ds]
+        print("fleet: %d gateways on one mosquitto, poll 1 s, telemetry 10 s, %.0f s measured" %
+              (n, dt))
+        print("  mosquitto CPU        %.2f %% of one core (%.0f messages/s to one consumer)" %
+              (100 * (b1 - b0) / dt, msgs / dt))
+        print("  gateways CPU         %.2f %% of one core each, on average" %
+              (100 * (g1 - g0) / dt / n))
+        print("  gateway RSS          %.1f MB on average" % (sum(rss) / len(rss) / 1024))
+        sub.close()
+        for d in ds:
+            env.stop(d)
+    finally:
+        env.cleanup()
