@@ -39,6 +39,7 @@ struct bus_cmd {
 	char req_id[YW_TEXT_MAX];   /* the request id ("" when absent) */
 	bool req_id_null;           /* the request had no readable id */
 	uint32_t origin;            /* BUS_ORIGIN_* */
+	char link[YW_ID_MAX];       /* BUS_ORIGIN_MQTT: the link that asked */
 	char dev_id[YW_ID_MAX];     /* the device, by id (not for raw) */
 	int pt;                     /* index of the point in the device's points */
 	bool write;

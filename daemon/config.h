@@ -102,6 +102,9 @@ struct broker_cfg {
 	int port;                    /* default 1883 / 8883 */
 };
 
+/* MQTT links at most: the mqtt section and 15 uplinks. */
+#define CONFIG_LINKS_MAX 16
+
 /* Which commands a link takes (struct mqtt_cfg.commands). */
 #define LINK_CMD_ACK 1u
 #define LINK_CMD_WRITE 2u

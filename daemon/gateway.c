@@ -7,10 +7,10 @@
 
 /* ---------- helpers ---------- */
 
-void gw_topic_of(const struct gateway *gw, char *buf, size_t len, const char *fmt, ...)
+void gw_topic_of(const struct uplink_rt *u, char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(buf, len, "%s/", gw->prefix);
+	int n = snprintf(buf, len, "%s/", u->prefix);
 	if (n < 0 || (size_t)n >= len)
 		return;
 	va_start(ap, fmt);
@@ -18,9 +18,34 @@ void gw_topic_of(const struct gateway *gw, char *buf, size_t len, const char *fm
 	va_end(ap);
 }
 
-bool gw_mqtt_on(const struct gateway *gw)
+bool gw_link_up(const struct uplink_rt *u)
 {
-	return gw->cfg->mqtt.enabled;
+	return u->link && mqtt_connected(u->link);
+}
+
+bool gw_selects(const struct uplink_rt *u, int d, int category)
+{
+	return config_link_selects(u->cfg, d, category);
+}
+
+bool gw_selects_alarm(const struct uplink_rt *u, const char *alarm_id, int category)
+{
+	const struct config *cfg = u->gw->cfg;
+	int a = config_find_alarm(cfg, alarm_id), d = -1;
+
+	if (a >= 0) {
+		d = cfg->alarms[a].device;
+	} else {
+		/* DEVICE.offline */
+		char dev[YW_FULLID_MAX];
+		const char *dot = strrchr(alarm_id, '.');
+		if (dot && (size_t)(dot - alarm_id) < sizeof dev) {
+			memcpy(dev, alarm_id, (size_t)(dot - alarm_id));
+			dev[dot - alarm_id] = '\0';
+			d = config_find_device(cfg, dev);
+		}
+	}
+	return gw_selects(u, d, category);
 }
 
 struct pl_value gw_pv_of(const struct point_cfg *p, double v, bool present)
@@ -104,13 +129,120 @@ const int *gw_alarms_of_point(const struct gateway *gw, int dev, int pt)
 
 /* ---------- lifecycle ---------- */
 
-static void set_prefix(struct gateway *gw)
+/* ---------- links ---------- */
+
+static void link_names(struct uplink_rt *u)
+{
+	const struct config *cfg = u->gw->cfg;
+	snprintf(u->prefix, sizeof u->prefix, "%s/%s/%s", u->cfg->topic_prefix, cfg->site_id,
+		 cfg->gateway);
+	snprintf(u->status_topic, sizeof u->status_topic, "%s/status", u->prefix);
+}
+
+static void link_reset(struct uplink_rt *u)
+{
+	u->ninflight = 0;
+	u->cur_prio = -1;
+	u->cur_id = 0;
+	u->outbox_idle = false;
+	u->active_dirty = true;
+	u->statuses_dirty = true;
+}
+
+/* The links of gw->cfg into gw->ul: a link whose id was there before keeps
+ * its state object (its MQTT link's callbacks point at it); the others are
+ * made, and those of links that are gone freed (main.c has stopped them).
+ * The held events' link bits follow the links by id. */
+int gw_links_setup(struct gateway *gw)
 {
 	const struct config *cfg = gw->cfg;
-	snprintf(gw->prefix, sizeof gw->prefix, "%s/%s/%s",
-		 cfg->mqtt.enabled ? cfg->mqtt.topic_prefix : "yardwatch", cfg->site_id,
-		 cfg->gateway);
-	snprintf(gw->status_topic, sizeof gw->status_topic, "%s/status", gw->prefix);
+	size_t n = config_nlinks(cfg);
+	struct uplink_rt *next[GW_LINKS_MAX] = { 0 };
+	int moved[GW_LINKS_MAX];
+	int64_t now = util_mono_ms();
+
+	if (n > GW_LINKS_MAX) {
+		log_error("gateway", "%zu MQTT links: at most %d", n, GW_LINKS_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < GW_LINKS_MAX; i++)
+		moved[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct mqtt_cfg *lc = config_link(cfg, i);
+		for (size_t j = 0; j < gw->nul; j++)
+			if (gw->ul[j] && strcmp(gw->ul[j]->id, lc->id) == 0) {
+				next[i] = gw->ul[j];
+				gw->ul[j] = NULL;
+				moved[j] = (int)i;
+			}
+		if (!next[i]) {
+			next[i] = calloc(1, sizeof *next[i]);
+			if (!next[i]) {
+				log_error("gateway", "out of memory");
+				for (size_t k = 0; k < i; k++)
+					if (next[k]) {
+						/* put back what was taken */
+						for (size_t j = 0; j < gw->nul; j++)
+							if (moved[j] == (int)k)
+								gw->ul[j] = next[k];
+					}
+				for (size_t k = 0; k < i; k++) {
+					bool back = false;
+					for (size_t j = 0; j < gw->nul; j++)
+						back |= gw->ul[j] == next[k];
+					if (!back)
+						free(next[k]);
+				}
+				return -1;
+			}
+			next[i]->gw = gw;
+			util_strlcpy(next[i]->id, lc->id, sizeof next[i]->id);
+			link_reset(next[i]);
+			next[i]->next_telemetry = now + (lc->telemetry_interval_s > 0 ?
+							 lc->telemetry_interval_s * 1000 : 0);
+		}
+		next[i]->cfg = lc;
+		next[i]->idx = (int)i;
+		link_names(next[i]);
+	}
+	for (size_t j = 0; j < gw->nul; j++)
+		free(gw->ul[j]);   /* links that are gone */
+	/* held events: bit j of the old links becomes bit moved[j] */
+	for (size_t h = 0; h < gw->nheld; h++) {
+		struct held_event *e = &gw->held[h];
+		uint32_t l = 0, sent = 0, acked = 0;
+		for (size_t j = 0; j < gw->nul; j++) {
+			if (moved[j] < 0)
+				continue;
+			uint32_t from = 1u << j, to = 1u << moved[j];
+			l |= e->links & from ? to : 0;
+			sent |= e->sent & from ? to : 0;
+			acked |= e->acked & from ? to : 0;
+		}
+		e->links = l;
+		e->sent = sent;
+		e->acked = acked;
+	}
+	memcpy(gw->ul, next, sizeof next);
+	gw->nul = n;
+	return 0;
+}
+
+void gw_links_free(struct gateway *gw)
+{
+	for (size_t i = 0; i < gw->nul; i++)
+		free(gw->ul[i]);
+	gw->nul = 0;
+}
+
+void *gateway_link_ctx(struct gateway *gw, size_t i)
+{
+	return i < gw->nul ? gw->ul[i] : NULL;
+}
+
+const char *gateway_link_status_topic(const struct gateway *gw, size_t i)
+{
+	return i < gw->nul ? gw->ul[i]->status_topic : NULL;
 }
 
 static int load_alarm_states(struct gateway *gw)
@@ -168,14 +300,13 @@ struct gateway *gateway_new(const struct config *cfg, struct store *st)
 	gw->seq_fd = -1;
 	gw->cfg = cfg;
 	gw->st = st;
-	set_prefix(gw);
 	if (alloc_runtime(cfg, &gw->devs, &gw->alarms, &gw->pt_alarms) < 0) {
 		log_error("gateway", "out of memory");
 		free_runtime(cfg->ndevices, cfg->nalarms, gw->devs, gw->alarms, gw->pt_alarms);
 		free(gw);
 		return NULL;
 	}
-	if (load_alarm_states(gw) < 0 || gw_events_init(gw) < 0) {
+	if (load_alarm_states(gw) < 0 || gw_events_init(gw) < 0 || gw_links_setup(gw) < 0) {
 		gateway_free(gw);
 		return NULL;
 	}
@@ -185,10 +316,7 @@ struct gateway *gateway_new(const struct config *cfg, struct store *st)
 	gw->started_unset = !clock_is_set();
 	gw->next_flush = now + FLUSH_MS;
 	gw->next_maintain = now + 10000;
-	gw->next_telemetry = now + (cfg->mqtt.telemetry_interval_s > 0 ?
-				    cfg->mqtt.telemetry_interval_s * 1000 : 0);
 	gw->next_status = now + STATUS_MS;
-	gw->cur_prio = -1;
 	return gw;
 }
 
@@ -197,20 +325,24 @@ void gateway_free(struct gateway *gw)
 	if (!gw)
 		return;
 	gw_events_free(gw);
+	gw_links_free(gw);
 	free_runtime(gw->cfg->ndevices, gw->cfg->nalarms, gw->devs, gw->alarms, gw->pt_alarms);
 	free(gw);
 }
 
-void gateway_attach(struct gateway *gw, struct bus_worker **workers, struct mqtt_link *link)
+void gateway_attach(struct gateway *gw, struct bus_worker **workers, struct mqtt_link **links,
+		    size_t n)
 {
 	gw->workers = workers;
-	if (gw->link != link) {
-		gw->link = link;
-		gw->ninflight = 0;
-		for (size_t i = 0; i < gw->nheld; i++)
-			gw->held[i].sent = gw->held[i].acked;
-		gw->cur_prio = -1;
-		gw->cur_id = 0;
+	for (size_t i = 0; i < gw->nul; i++) {
+		struct uplink_rt *u = gw->ul[i];
+		struct mqtt_link *l = links && i < n ? links[i] : NULL;
+		if (u->link == l)
+			continue;
+		u->link = l;
+		link_reset(u);
+		for (size_t h = 0; h < gw->nheld; h++)
+			gw->held[h].sent &= ~(1u << i);
 	}
 }
 
@@ -225,13 +357,21 @@ int gateway_reconfigure(struct gateway *gw, const struct config *cfg)
 		free_runtime(cfg->ndevices, cfg->nalarms, devs, alarms, pt_alarms);
 		return -1;
 	}
+	/* the links (nothing changes when this fails) */
+	const struct config *old = gw->cfg;
+	gw->cfg = cfg;
+	if (gw_links_setup(gw) < 0) {
+		gw->cfg = old;
+		free_runtime(cfg->ndevices, cfg->nalarms, devs, alarms, pt_alarms);
+		return -1;
+	}
 	/* Carry device state over by id; point values only when the point list
 	 * is the same size (values of a changed device start again). */
 	for (size_t d = 0; d < cfg->ndevices; d++) {
-		int old = config_find_device(gw->cfg, cfg->devices[d].id);
-		if (old < 0)
+		int old_d = config_find_device(old, cfg->devices[d].id);
+		if (old_d < 0)
 			continue;
-		struct dev_rt *o = &gw->devs[old], *n = &devs[d];
+		struct dev_rt *o = &gw->devs[old_d], *n = &devs[d];
 		n->state = o->state;
 		n->last_ok_ms = o->last_ok_ms;
 		n->errors = o->errors;
@@ -246,52 +386,57 @@ int gateway_reconfigure(struct gateway *gw, const struct config *cfg)
 	}
 	/* Alarm state survives a reload when the id is unchanged. */
 	for (size_t a = 0; a < cfg->nalarms; a++) {
-		int old = config_find_alarm(gw->cfg, cfg->alarms[a].id);
-		if (old < 0) {
+		int old_a = config_find_alarm(old, cfg->alarms[a].id);
+		if (old_a < 0) {
 			if (store_alarm_load(gw->st, cfg->alarms[a].id, &alarms[a].st,
 					     &alarms[a].event) < 0)
 				alarm_state_init(&alarms[a].st);
 			continue;
 		}
-		alarms[a].st = gw->alarms[old].st;
-		alarms[a].raised_unset = gw->alarms[old].raised_unset;
+		alarms[a].st = gw->alarms[old_a].st;
+		alarms[a].raised_unset = gw->alarms[old_a].raised_unset;
 		alarms[a].st.pending_since = -1;
-		alarms[a].event = gw->alarms[old].event;
-		gw->alarms[old].event = NULL;
+		alarms[a].event = gw->alarms[old_a].event;
+		gw->alarms[old_a].event = NULL;
 	}
-	free_runtime(gw->cfg->ndevices, gw->cfg->nalarms, gw->devs, gw->alarms, gw->pt_alarms);
-	gw->cfg = cfg;
+	free_runtime(old->ndevices, old->nalarms, gw->devs, gw->alarms, gw->pt_alarms);
 	gw->devs = devs;
 	gw->alarms = alarms;
 	gw->pt_alarms = pt_alarms;
-	set_prefix(gw);
-	gw->active_dirty = true;
+	for (size_t i = 0; i < gw->nul; i++)
+		gw->ul[i]->active_dirty = true;
 	return 0;
 }
 
 /* ---------- device status ---------- */
 
+/* Device D's status change queued on every link that selects it (a
+ * retained topic: only its latest state waits in a link's queue). */
 static void device_status(struct gateway *gw, int d, int64_t ts)
 {
 	struct dev_rt *dr = &gw->devs[d];
 	char topic[YW_TEXT_MAX * 4];
-	char *json;
+	char *json = NULL;
 
-	if (!gw_mqtt_on(gw))
-		return;
-	json = payload_device_status(dr->id, dr->state == 1, ts, dr->last_ok_ms, dr->errors);
-	if (!json)
-		return;
-	gw_topic_of(gw, topic, sizeof topic, "device/%s/status", dr->id);
-	/* a retained topic: only its latest state needs to wait in the outbox */
-	int64_t flying[OUTBOX_INFLIGHT];
-	size_t nf = 0;
-	for (int i = 0; i < gw->ninflight; i++)
-		if (gw->inflight[i].row > 0)
-			flying[nf++] = gw->inflight[i].row;
-	store_outbox_supersede(gw->st, PRIO_STATUS, topic, json, 1, flying, nf);
+	for (size_t i = 0; i < gw->nul; i++) {
+		struct uplink_rt *u = gw->ul[i];
+		int64_t flying[OUTBOX_INFLIGHT];
+		size_t nf = 0;
+		if (!gw_selects(u, d, (int)gw->cfg->devices[d].category))
+			continue;
+		if (!json)
+			json = payload_device_status(dr->id, dr->state == 1, ts, dr->last_ok_ms,
+						     dr->errors);
+		if (!json)
+			return;
+		gw_topic_of(u, topic, sizeof topic, "device/%s/status", dr->id);
+		for (int k = 0; k < u->ninflight; k++)
+			if (u->inflight[k].row > 0)
+				flying[nf++] = u->inflight[k].row;
+		store_outbox_supersede(gw->st, u->id, PRIO_STATUS, topic, json, 1, flying, nf);
+		u->outbox_idle = false;
+	}
 	free(json);
-	gw->outbox_idle = false;
 }
 
 static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
@@ -335,7 +480,7 @@ static void set_online(struct gateway *gw, int d, bool online, int64_t ts)
 	 * it even if the batch were then dropped). Commit it now: a device
 	 * changes state rarely, and an event above has usually committed
 	 * the batch already (then this costs nothing). */
-	if (changed && gw_mqtt_on(gw))
+	if (changed && gw->nul)
 		store_flush(gw->st);
 }
 
@@ -403,8 +548,10 @@ void gateway_on_result(struct gateway *gw, const struct bus_result *r)
 
 /* ---------- timers ---------- */
 
-static void publish_telemetry(struct gateway *gw)
+/* Telemetry of the devices U selects. */
+static void publish_telemetry(struct uplink_rt *u)
 {
+	struct gateway *gw = u->gw;
 	const struct config *cfg = gw->cfg;
 	char topic[YW_TEXT_MAX * 4];
 	int64_t ts = clock_stamp();
@@ -417,7 +564,7 @@ static void publish_telemetry(struct gateway *gw)
 		size_t n = 0;
 		enum yw_quality q = Q_GOOD;
 
-		if (!dc->enabled || dr->state == -1)
+		if (!dc->enabled || dr->state == -1 || !gw_selects(u, (int)d, (int)dc->category))
 			continue;
 		names = malloc((dc->npoints ? dc->npoints : 1) * sizeof *names);
 		vals = malloc((dc->npoints ? dc->npoints : 1) * sizeof *vals);
@@ -436,8 +583,8 @@ static void publish_telemetry(struct gateway *gw)
 			q = Q_STALE;
 		char *json = payload_telemetry(dc->id, ts, names, vals, n, q);
 		if (json) {
-			gw_topic_of(gw, topic, sizeof topic, "telemetry/%s", dc->id);
-			mqtt_publish(gw->link, topic, json, cfg->mqtt.telemetry_qos, false, NULL);
+			gw_topic_of(u, topic, sizeof topic, "telemetry/%s", dc->id);
+			mqtt_publish(u->link, topic, json, u->cfg->telemetry_qos, false, NULL);
 			free(json);
 		}
 next:
@@ -465,13 +612,11 @@ static void clock_was_set(struct gateway *gw, int64_t delta)
 		gw->started_ms += delta;
 		gw->started_unset = false;
 	}
-	if (gw->link && mqtt_connected(gw->link))
-		gw_publish_status(gw);
+	gw_publish_status_all(gw);
 }
 
 int gateway_tick(struct gateway *gw, int64_t now)
 {
-	const struct config *cfg = gw->cfg;
 	int64_t next, delta;
 
 	if (clock_poll(&delta))
@@ -482,8 +627,8 @@ int gateway_tick(struct gateway *gw, int64_t now)
 		if (gw->nheld)
 			gw_store_held(gw);
 		gw->next_flush = now + FLUSH_MS;
-		/* Status rows added by the batch may wait in the outbox. */
-		gw_pump(gw);
+		/* Status rows added by the batch may wait in the queues. */
+		gw_pump_all(gw);
 	}
 	if (now >= gw->next_maintain) {
 		/* no retention by age while the stamps are estimates */
@@ -491,26 +636,28 @@ int gateway_tick(struct gateway *gw, int64_t now)
 			store_maintain(gw->st, clock_stamp());
 		gw->next_maintain = now + MAINTAIN_MS;
 	}
-	bool up = gw->link && mqtt_connected(gw->link);
-	if (cfg->mqtt.telemetry_interval_s > 0 && now >= gw->next_telemetry) {
-		/* Telemetry waits while the outbox drains: events go first. */
-		if (up && !gw_outbox_pending(gw))
-			publish_telemetry(gw);
-		gw->next_telemetry = now + cfg->mqtt.telemetry_interval_s * 1000;
-	}
-	if (now >= gw->next_status) {
-		if (up)
-			gw_publish_status(gw);
-		gw->next_status = now + STATUS_MS;
-	}
-	if (up && gw->active_dirty && !gw_outbox_pending(gw))
-		gw_publish_active(gw);
-
 	next = gw->next_flush;
+	for (size_t i = 0; i < gw->nul; i++) {
+		struct uplink_rt *u = gw->ul[i];
+		int iv = u->cfg->telemetry_interval_s;
+		bool up = gw_link_up(u);
+		if (iv > 0 && now >= u->next_telemetry) {
+			/* Telemetry waits while the queue drains: events go first. */
+			if (up && !gw_outbox_pending(u))
+				publish_telemetry(u);
+			u->next_telemetry = now + iv * 1000;
+		}
+		if (up && now >= gw->next_status)
+			gw_publish_status(u);
+		if (up && u->active_dirty && !gw_outbox_pending(u))
+			gw_publish_active(u);
+		if (iv > 0 && u->next_telemetry < next)
+			next = u->next_telemetry;
+	}
+	if (now >= gw->next_status)
+		gw->next_status = now + STATUS_MS;
 	if (gw->next_maintain < next)
 		next = gw->next_maintain;
-	if (cfg->mqtt.telemetry_interval_s > 0 && gw->next_telemetry < next)
-		next = gw->next_telemetry;
 	if (gw->next_status < next)
 		next = gw->next_status;
 	return next > now ? (int)(next - now) : 0;
@@ -521,10 +668,6 @@ void gateway_flush(struct gateway *gw)
 	store_flush(gw->st);
 }
 
-const char *gateway_status_topic(const struct gateway *gw)
-{
-	return gw->status_topic;
-}
 
 char *gateway_will_payload(void)
 {

@@ -27,8 +27,17 @@ struct gateway *gateway_new(const struct config *cfg, struct store *st);
 void gateway_free(struct gateway *gw);
 
 /* Attach the workers (array of cfg->nbuses, entries may be NULL for a bus
- * without enabled devices) and the MQTT link (NULL: store-only). */
-void gateway_attach(struct gateway *gw, struct bus_worker **workers, struct mqtt_link *link);
+ * without enabled devices) and the MQTT links LINKS[0..N) in the order of
+ * config_link() (entries may be NULL; N 0: store-only). A link that is not
+ * the one attached before starts its sending afresh. */
+void gateway_attach(struct gateway *gw, struct bus_worker **workers, struct mqtt_link **links,
+		    size_t n);
+
+/* The context to give the callbacks (gateway_mqtt_callbacks) of link I of
+ * the config (config_link order); stable while the link's id stays in the
+ * config. Its P/status topic (for the Last Will and the clean stop). */
+void *gateway_link_ctx(struct gateway *gw, size_t i);
+const char *gateway_link_status_topic(const struct gateway *gw, size_t i);
 
 /* Switch to a new config after a reload. Device runtime state and alarm state
  * carry over by id. The caller re-attaches workers afterwards. 0 / -1 (the
@@ -53,8 +62,7 @@ int gateway_tick(struct gateway *gw, int64_t now_mono_ms);
 /* Commit everything pending to the store (before a stop). */
 void gateway_flush(struct gateway *gw);
 
-/* Retained P/status topic and the clean-stop payload (malloc'd, caller frees). */
-const char *gateway_status_topic(const struct gateway *gw);
+/* The Last Will and the clean-stop payloads (malloc'd, caller frees). */
 char *gateway_will_payload(void);
 char *gateway_shutdown_payload(void);
 

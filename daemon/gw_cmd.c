@@ -11,9 +11,19 @@
 
 #include "ctl.h"
 
-void gw_cmd_result(struct gateway *gw, uint32_t origin, const char *id, bool ok, const char *err,
-		   const struct pl_value *value)
+/* The link whose id is LINK, or NULL (gone after a reload). */
+static struct uplink_rt *link_by_id(struct gateway *gw, const char *link)
 {
+	for (size_t i = 0; link && i < gw->nul; i++)
+		if (strcmp(gw->ul[i]->id, link) == 0)
+			return gw->ul[i];
+	return NULL;
+}
+
+void gw_cmd_result(struct gateway *gw, uint32_t origin, const char *link, const char *id, bool ok,
+		   const char *err, const struct pl_value *value)
+{
+	struct uplink_rt *u = NULL;
 	char topic[YW_TEXT_MAX * 4];
 	char *json = payload_cmd_result(id, ok, err, value);
 
@@ -24,9 +34,10 @@ void gw_cmd_result(struct gateway *gw, uint32_t origin, const char *id, bool ok,
 	if (origin & BUS_ORIGIN_CTL) {
 		if (gw->ctl)
 			(void)ctl_reply(gw->ctl, origin & ~BUS_ORIGIN_CTL, json);
-	} else if (gw->link) {
-		gw_topic_of(gw, topic, sizeof topic, "cmd/result");
-		if (mqtt_publish(gw->link, topic, json, 1, false, NULL) < 0)
+	} else if ((u = link_by_id(gw, link)) != NULL && u->link) {
+		/* on the link that asked, under its prefix: never another's */
+		gw_topic_of(u, topic, sizeof topic, "cmd/result");
+		if (mqtt_publish(u->link, topic, json, 1, false, NULL) < 0)
 			log_warn("cmd", "result of request %s not sent: broker link down",
 				 id ? id : "null");
 	}
@@ -73,7 +84,8 @@ static int ack_record(struct gateway *gw, int a, int d, const enum alarm_event *
 	return 0;
 }
 
-static void cmd_ack(struct gateway *gw, const struct pl_cmd *c, uint32_t origin)
+static void cmd_ack(struct gateway *gw, const struct pl_cmd *c, uint32_t origin,
+		    const char *link)
 {
 	const char *id = c->id_null ? NULL : c->id;
 	enum alarm_event ev[2];
@@ -100,27 +112,28 @@ static void cmd_ack(struct gateway *gw, const struct pl_cmd *c, uint32_t origin)
 	}
 	if (!cur) {
 		snprintf(err, sizeof err, "unknown alarm %s", c->alarm);
-		gw_cmd_result(gw, origin, id, false, err, NULL);
+		gw_cmd_result(gw, origin, link, id, false, err, NULL);
 		return;
 	}
 	struct alarm_state next = *cur;
 	int n = alarm_ack(latch, &next, ev);
 	if (n < 0) {
 		snprintf(err, sizeof err, "alarm %s is not active", c->alarm);
-		gw_cmd_result(gw, origin, id, false, err, NULL);
+		gw_cmd_result(gw, origin, link, id, false, err, NULL);
 		return;
 	}
 	if (ack_record(gw, a, d, ev, n, &next, ts, cur->raised_ts, err, sizeof err) < 0) {
 		log_warn("cmd", "ack %s refused: %s", c->alarm, err);
-		gw_cmd_result(gw, origin, id, false, err, NULL);
+		gw_cmd_result(gw, origin, link, id, false, err, NULL);
 		return;
 	}
 	*cur = next;
 	log_info("cmd", "ack %s by %s", c->alarm, *c->by ? c->by : "(unnamed)");
-	gw_cmd_result(gw, origin, id, true, NULL, NULL);
+	gw_cmd_result(gw, origin, link, id, true, NULL, NULL);
 }
 
-static void cmd_point(struct gateway *gw, const struct pl_cmd *c, uint32_t origin)
+static void cmd_point(struct gateway *gw, const struct pl_cmd *c, uint32_t origin,
+		      const char *link)
 {
 	const char *id = c->id_null ? NULL : c->id;
 	char err[YW_TEXT_MAX + 128];
@@ -128,28 +141,28 @@ static void cmd_point(struct gateway *gw, const struct pl_cmd *c, uint32_t origi
 
 	if (find_point(gw->cfg, c->point, &d, &p) < 0) {
 		snprintf(err, sizeof err, "unknown point %s", c->point);
-		gw_cmd_result(gw, origin, id, false, err, NULL);
+		gw_cmd_result(gw, origin, link, id, false, err, NULL);
 		return;
 	}
 	const struct device_cfg *dc = &gw->cfg->devices[d];
 	const struct point_cfg *pc = &dc->points[p];
 	if (!dc->enabled) {
 		snprintf(err, sizeof err, "device %s is disabled", dc->id);
-		gw_cmd_result(gw, origin, id, false, err, NULL);
+		gw_cmd_result(gw, origin, link, id, false, err, NULL);
 		return;
 	}
 	if (c->kind == PL_CMD_WRITE) {
 		double v = c->value.v;
 		if (!pc->writable) {
 			snprintf(err, sizeof err, "point %s is not writable", c->point);
-			gw_cmd_result(gw, origin, id, false, err, NULL);
+			gw_cmd_result(gw, origin, link, id, false, err, NULL);
 			return;
 		}
 		if (pc->type == TYPE_BOOL) {
 			if (!c->value.is_bool && v != 0 && v != 1) {
 				snprintf(err, sizeof err, "value out of range: %s is a bool (true/false or 0/1)",
 					 c->point);
-				gw_cmd_result(gw, origin, id, false, err, NULL);
+				gw_cmd_result(gw, origin, link, id, false, err, NULL);
 				return;
 			}
 		} else {
@@ -165,7 +178,7 @@ static void cmd_point(struct gateway *gw, const struct pl_cmd *c, uint32_t origi
 			if (c->value.is_bool || !(v >= lo && v <= hi)) {
 				snprintf(err, sizeof err, "value out of range: %s takes %g..%g", c->point,
 					 lo, hi);
-				gw_cmd_result(gw, origin, id, false, err, NULL);
+				gw_cmd_result(gw, origin, link, id, false, err, NULL);
 				return;
 			}
 		}
@@ -175,6 +188,7 @@ static void cmd_point(struct gateway *gw, const struct pl_cmd *c, uint32_t origi
 	util_strlcpy(bc.req_id, c->id, sizeof bc.req_id);
 	bc.req_id_null = c->id_null;
 	bc.origin = origin;
+	util_strlcpy(bc.link, link ? link : "", sizeof bc.link);
 	util_strlcpy(bc.dev_id, dc->id, sizeof bc.dev_id);
 	bc.pt = p;
 	bc.write = c->kind == PL_CMD_WRITE;
@@ -201,15 +215,15 @@ static void cmd_point(struct gateway *gw, const struct pl_cmd *c, uint32_t origi
 	}
 	log_info("cmd", "%s %s refused: %s", c->kind == PL_CMD_WRITE ? "write" : "read", c->point,
 		 err);
-	gw_cmd_result(gw, origin, id, false, err, NULL);
+	gw_cmd_result(gw, origin, link, id, false, err, NULL);
 }
 
-void gw_cmd_run(struct gateway *gw, const struct pl_cmd *c, uint32_t origin)
+void gw_cmd_run(struct gateway *gw, const struct pl_cmd *c, uint32_t origin, const char *link)
 {
 	if (c->kind == PL_CMD_ACK)
-		cmd_ack(gw, c, origin);
+		cmd_ack(gw, c, origin, link);
 	else
-		cmd_point(gw, c, origin);
+		cmd_point(gw, c, origin, link);
 }
 
 void gw_cmd_on_result(struct gateway *gw, const struct bus_result *r)
@@ -222,7 +236,8 @@ void gw_cmd_on_result(struct gateway *gw, const struct bus_result *r)
 		return;
 	}
 	if (r->dev < 0 || c->pt < 0 || (size_t)c->pt >= gw->cfg->devices[r->dev].npoints) {
-		gw_cmd_result(gw, c->origin, id, false, "configuration changed while the request ran",
+		gw_cmd_result(gw, c->origin, c->link, id, false,
+			      "configuration changed while the request ran",
 			      NULL);
 		return;
 	}
@@ -231,36 +246,51 @@ void gw_cmd_on_result(struct gateway *gw, const struct bus_result *r)
 	log_info("cmd", "%s %s.%s: %s%s", c->write ? "write" : "read",
 		 gw->cfg->devices[r->dev].id, pc->name, r->cmd_ok ? "ok" : "failed: ",
 		 r->cmd_ok ? "" : r->error);
-	gw_cmd_result(gw, c->origin, id, r->cmd_ok, r->cmd_ok ? NULL : r->error,
+	gw_cmd_result(gw, c->origin, c->link, id, r->cmd_ok, r->cmd_ok ? NULL : r->error,
 		      r->cmd_ok ? &v : NULL);
 }
 
 void gw_cmd_mqtt_message(void *ctx, const char *topic, const char *payload, size_t len)
 {
-	struct gateway *gw = ctx;
+	struct uplink_rt *u = ctx;
+	struct gateway *gw = u->gw;
 	char base[YW_TEXT_MAX * 4];
 	char err[YW_TEXT_MAX];
 	struct pl_cmd c;
 	enum pl_cmd_kind kind;
+	unsigned need;
 
-	gw_topic_of(gw, base, sizeof base, "cmd/");
+	gw_topic_of(u, base, sizeof base, "cmd/");
 	size_t bl = strlen(base);
 	if (strncmp(topic, base, bl) != 0)
 		return;
 	const char *verb = topic + bl;
-	if (strcmp(verb, "ack") == 0)
+	if (strcmp(verb, "ack") == 0) {
 		kind = PL_CMD_ACK;
-	else if (strcmp(verb, "write") == 0)
+		need = LINK_CMD_ACK;
+	} else if (strcmp(verb, "write") == 0) {
 		kind = PL_CMD_WRITE;
-	else if (strcmp(verb, "read") == 0)
+		need = LINK_CMD_WRITE;
+	} else if (strcmp(verb, "read") == 0) {
 		kind = PL_CMD_READ;
-	else
+		need = LINK_CMD_READ;
+	} else {
 		return;   /* cmd/result (our own) and unknown verbs */
+	}
 	memset(&c, 0, sizeof c);
-	if (payload_parse_cmd(kind, payload, len, &c, err, sizeof err) < 0) {
-		log_warn("cmd", "refused %s: %s", verb, err);
-		gw_cmd_result(gw, BUS_ORIGIN_MQTT, c.id_null ? NULL : c.id, false, err, NULL);
+	if (!(u->cfg->commands & need)) {
+		/* only the allowed topics are subscribed; a broker that delivers
+		 * another anyway gets a refusal, and nothing runs */
+		(void)payload_parse_cmd(kind, payload, len, &c, err, sizeof err);
+		snprintf(err, sizeof err, "%s is not allowed on link %s", verb, u->id);
+		log_warn("cmd", "refused %s on link %s: not among its commands", verb, u->id);
+		gw_cmd_result(gw, BUS_ORIGIN_MQTT, u->id, c.id_null ? NULL : c.id, false, err, NULL);
 		return;
 	}
-	gw_cmd_run(gw, &c, BUS_ORIGIN_MQTT);
+	if (payload_parse_cmd(kind, payload, len, &c, err, sizeof err) < 0) {
+		log_warn("cmd", "refused %s: %s", verb, err);
+		gw_cmd_result(gw, BUS_ORIGIN_MQTT, u->id, c.id_null ? NULL : c.id, false, err, NULL);
+		return;
+	}
+	gw_cmd_run(gw, &c, BUS_ORIGIN_MQTT, u->id);
 }

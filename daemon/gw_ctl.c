@@ -61,11 +61,17 @@ static void ctl_status(struct gateway *gw, uint32_t token)
 	char started[40];
 	json_t *ups = json_array(), *buses = json_array();
 
-	if (gw->link)
-		json_array_append_new(ups, json_pack("{s:s, s:b, s:I}", "id", "mqtt", "connected",
-						     mqtt_connected(gw->link), "outbox_depth",
-						     (json_int_t)(store_outbox_depth(gw->st) +
-								  (int64_t)gw->nheld)));
+	for (size_t i = 0; i < gw->nul; i++) {
+		struct uplink_rt *u = gw->ul[i];
+		int64_t oldest = 0, depth = gw_link_depth(u, &oldest);
+		char t[40];
+		json_t *o = json_pack("{s:s, s:b, s:I}", "id", u->id, "connected", gw_link_up(u),
+				      "outbox_depth", (json_int_t)depth);
+		if (o)
+			json_object_set_new(o, "oldest", oldest > 0 ?
+					    json_string(util_fmt_time(oldest, t, sizeof t)) : json_null());
+		json_array_append_new(ups, o);
+	}
 	for (size_t b = 0; b < gw->cfg->nbuses; b++)
 		json_array_append_new(buses, json_pack("{s:s, s:b}", "id", gw->cfg->buses[b].id,
 						       "polled",
@@ -154,7 +160,7 @@ void gateway_ctl_request(void *ctx, uint32_t token, const char *line, size_t len
 	if (ctlreq_parse(line, len, r, err, sizeof err) < 0) {
 		log_warn("ctl", "refused a request: %s", err);
 		if (r->verb == CTLREQ_ACK || r->verb == CTLREQ_WRITE || r->verb == CTLREQ_READ)
-			gw_cmd_result(gw, BUS_ORIGIN_CTL | token, r->id_null ? NULL : r->id, false,
+			gw_cmd_result(gw, BUS_ORIGIN_CTL | token, NULL, r->id_null ? NULL : r->id, false,
 				      err, NULL);
 		else
 			ctl_refuse(gw, token, r->id_null ? NULL : r->id, NULL, "%s", err);
@@ -163,7 +169,7 @@ void gateway_ctl_request(void *ctx, uint32_t token, const char *line, size_t len
 	} else if (r->verb == CTLREQ_MODBUS_READ) {
 		ctl_modbus_read(gw, token, r);
 	} else {
-		gw_cmd_run(gw, &r->cmd, BUS_ORIGIN_CTL | token);
+		gw_cmd_run(gw, &r->cmd, BUS_ORIGIN_CTL | token, NULL);
 	}
 	free(r);
 }

@@ -101,7 +101,6 @@ int gw_events_init(struct gateway *gw)
 static void held_free(struct held_event *h)
 {
 	free(h->json);
-	free(h->topic);
 }
 
 void gw_events_free(struct gateway *gw)
@@ -129,11 +128,24 @@ struct held_event *gw_held_find(struct gateway *gw, int64_t seq)
 	return NULL;
 }
 
-size_t gw_held_unsent(const struct gateway *gw)
+size_t gw_held_unsent(const struct uplink_rt *u)
 {
+	uint32_t bit = 1u << u->idx;
 	size_t n = 0;
-	for (size_t i = 0; i < gw->nheld; i++)
-		if (!gw->held[i].sent && !gw->held[i].acked && gw->held[i].topic)
+	for (size_t i = 0; i < u->gw->nheld; i++) {
+		const struct held_event *h = &u->gw->held[i];
+		if ((h->links & bit) && !(h->sent & bit) && !(h->acked & bit))
+			n++;
+	}
+	return n;
+}
+
+size_t gw_held_pending(const struct uplink_rt *u)
+{
+	uint32_t bit = 1u << u->idx;
+	size_t n = 0;
+	for (size_t i = 0; i < u->gw->nheld; i++)
+		if ((u->gw->held[i].links & bit) && !(u->gw->held[i].acked & bit))
 			n++;
 	return n;
 }
@@ -152,35 +164,48 @@ static void store_state(struct gateway *gw, bool failing)
 		log_info("alarm", "the store takes events again after %lld s; held events written",
 			 (long long)((util_mono_ms() - gw->store_fail_mono) / 1000));
 	}
-	if (gw->link && mqtt_connected(gw->link))
-		gw_publish_status(gw);
+	gw_publish_status_all(gw);
 }
 
-/* The outbox has new alarm rows: they go ahead of what is being sent. */
-static void outbox_restart(struct gateway *gw)
+/* The links (bits of MASK) an event goes to, with their topics, into DESTS
+ * (TOPICS: GW_LINKS_MAX buffers). Returns how many. */
+static size_t event_dests(struct gateway *gw, uint32_t mask, enum yw_category cat,
+			  const char *alarm, struct store_dest *dests,
+			  char (*topics)[YW_TEXT_MAX * 4])
 {
-	gw->active_dirty = true;
-	gw->cur_prio = -1;
-	gw->cur_id = 0;
-	gw->outbox_idle = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < gw->nul; i++) {
+		if (!(mask & (1u << i)))
+			continue;
+		gw_topic_of(gw->ul[i], topics[n], sizeof topics[n], "alarm/%s/%s",
+			    config_category_name(cat), alarm);
+		dests[n].link = gw->ul[i]->id;
+		dests[n].topic = topics[n];
+		n++;
+	}
+	return n;
 }
 
 /* Write held events to the store, oldest first, until one fails or one is
- * in flight (its PUBACK decides whether it needs an outbox row). */
+ * in flight on a link (its PUBACK decides whether that link needs a row):
+ * a row for each link that takes it and has not acknowledged it. */
 void gw_store_held(struct gateway *gw)
 {
+	static char topics[GW_LINKS_MAX][YW_TEXT_MAX * 4];
+	struct store_dest dests[GW_LINKS_MAX];
 	size_t done = 0;
 	bool queued = false;
 
 	while (done < gw->nheld) {
 		struct held_event *h = &gw->held[done];
-		if (h->sent && !h->acked)
+		if (h->sent & ~h->acked)
 			break;
-		const char *topic = h->acked ? NULL : h->topic;
+		size_t n = event_dests(gw, h->links & ~h->acked, h->cat, h->alarm, dests, topics);
 		if (store_commit_event(gw->st, h->seq, h->alarm, h->ev, h->cat, h->sev, h->ts_ms,
-				       h->json, &h->state, topic) < 0)
+				       h->json, &h->state, dests, n) < 0)
 			break;
-		queued |= topic != NULL;
+		queued |= n > 0;
 		held_free(h);
 		done++;
 	}
@@ -188,14 +213,14 @@ void gw_store_held(struct gateway *gw)
 		memmove(gw->held, gw->held + done, (gw->nheld - done) * sizeof *gw->held);
 		gw->nheld -= done;
 		if (queued)
-			outbox_restart(gw);
+			gw_outbox_restart(gw);
 	}
 	if (done && gw->nheld == 0)
 		store_state(gw, false);
 }
 
 static int hold(struct gateway *gw, const struct pl_event *e, const struct alarm_state *after,
-		const char *json, const char *topic)
+		const char *json, uint32_t links)
 {
 	if (gw->nheld >= HELD_MAX) {
 		log_error("alarm", "%s: %zu events held already; %s waits for the store",
@@ -213,11 +238,9 @@ static int hold(struct gateway *gw, const struct pl_event *e, const struct alarm
 	struct held_event *h = &gw->held[gw->nheld];
 	memset(h, 0, sizeof *h);
 	h->json = strdup(json);
-	h->topic = topic ? strdup(topic) : NULL;
-	if (!h->json || (topic && !h->topic)) {
-		held_free(h);
+	if (!h->json)
 		return -1;
-	}
+	h->links = links;
 	h->seq = e->seq;
 	seq_file_mark(gw, e->seq);
 	util_strlcpy(h->alarm, e->alarm, sizeof h->alarm);
@@ -248,8 +271,9 @@ static void set_event(char **slot, const char *json)
 int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_state *after,
 		    char **event_slot, bool may_hold)
 {
-	char topic[YW_TEXT_MAX * 4];
-	const char *t = NULL;
+	static char topics[GW_LINKS_MAX][YW_TEXT_MAX * 4];
+	struct store_dest dests[GW_LINKS_MAX];
+	uint32_t links = 0;
 	char *json;
 	int rc = -1;
 
@@ -261,19 +285,20 @@ int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_s
 		log_error("alarm", "%s: out of memory building the event", e->alarm);
 		return -1;
 	}
-	if (gw_mqtt_on(gw)) {
-		gw_topic_of(gw, topic, sizeof topic, "alarm/%s/%s",
-			    config_category_name(e->category), e->alarm);
-		t = topic;
-	}
+	/* the links that take it: by the alarm's category and device */
+	for (size_t i = 0; i < gw->nul; i++)
+		if (gw_selects_alarm(gw->ul[i], e->alarm, (int)e->category))
+			links |= 1u << i;
 	/* Older held events go first; while any is left, this one waits too. */
 	if (gw->nheld)
 		gw_store_held(gw);
+	size_t n = event_dests(gw, links, e->category, e->alarm, dests, topics);
 	if (gw->nheld == 0 && store_commit_event(gw->st, e->seq, e->alarm, e->state, e->category,
-						 e->severity, e->ts_ms, json, after, t) == 0) {
+						 e->severity, e->ts_ms, json, after, dests,
+						 n) == 0) {
 		rc = 0;
 		store_state(gw, false);
-	} else if (may_hold && hold(gw, e, after, json, t) == 0) {
+	} else if (may_hold && hold(gw, e, after, json, links) == 0) {
 		store_state(gw, true);
 		rc = 1;
 	} else {
@@ -290,7 +315,7 @@ int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_s
 		 e->message && *e->message ? ": " : "", e->message ? e->message : "");
 	set_event(event_slot, json);
 	free(json);
-	outbox_restart(gw);
-	gw_pump(gw);
+	gw_outbox_restart(gw);
+	gw_pump_all(gw);
 	return rc;
 }

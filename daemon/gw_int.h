@@ -61,7 +61,8 @@ struct inflight {
 
 /* An alarm event the store could not commit (disk full, I/O error, locked):
  * it is held here with its seq, published from here, and written to the
- * store, in seq order, as soon as the store takes it (gw_events.c). */
+ * store, in seq order, as soon as the store takes it (gw_events.c). The
+ * masks have a bit per link (its index in gw->ul). */
 struct held_event {
 	int64_t seq;
 	char alarm[YW_FULLID_MAX];
@@ -71,31 +72,24 @@ struct held_event {
 	int64_t ts_ms;
 	struct alarm_state state;   /* the alarm's state after the event */
 	char *json;                 /* owned */
-	char *topic;                /* owned; NULL on a gateway without MQTT */
-	bool sent;                  /* published, PUBACK not yet seen */
-	bool acked;                 /* the broker acknowledged it */
+	uint32_t links;             /* the links that take it */
+	uint32_t sent;              /* published there, PUBACK not yet seen */
+	uint32_t acked;             /* acknowledged there */
 };
 #define HELD_MAX 4096           /* events held at most (bounded memory) */
 
-struct gateway {
-	const struct config *cfg;
-	struct store *st;
-	struct bus_worker **workers;
-	struct mqtt_link *link;
-	struct ctl *ctl;            /* the control socket, or NULL */
-
-	struct dev_rt *devs;        /* cfg->ndevices */
-	struct alarm_rt *alarms;    /* cfg->nalarms */
-	int **pt_alarms;            /* per device: per point: -1-terminated alarm list */
-
-	char prefix[YW_TEXT_MAX * 2];   /* P = prefix/site/gateway */
+/* One MQTT link at run time (the mqtt section's, or an uplink's): its own
+ * topic prefix, queue cursor, messages in flight and timers. Allocated once
+ * per link id and kept across reloads while the id stays (the link's
+ * callbacks have it as their context). */
+struct uplink_rt {
+	struct gateway *gw;
+	int idx;                    /* its index in gw->ul (and in the config's links) */
+	const struct mqtt_cfg *cfg; /* the link's config, in gw->cfg */
+	char id[YW_ID_MAX];
+	struct mqtt_link *link;     /* attached by main.c; NULL while none */
+	char prefix[YW_TEXT_MAX * 2];   /* P = topic_prefix/site/gateway */
 	char status_topic[YW_TEXT_MAX * 2 + 16];
-
-	int64_t started_ms;
-	bool started_unset;         /* started_ms is an estimate (clock not set) */
-	int64_t next_flush, next_maintain, next_telemetry, next_status;
-
-	/* outbox sender */
 	struct inflight inflight[OUTBOX_INFLIGHT];
 	int ninflight;
 	int cur_prio;
@@ -103,6 +97,25 @@ struct gateway {
 	bool outbox_idle;           /* the last fetch found nothing new */
 	bool active_dirty;          /* alarms/active must be republished */
 	bool statuses_dirty;        /* every device's status must be republished */
+	int64_t next_telemetry;
+};
+#define GW_LINKS_MAX CONFIG_LINKS_MAX   /* links at most (the held events' masks) */
+
+struct gateway {
+	const struct config *cfg;
+	struct store *st;
+	struct bus_worker **workers;
+	struct uplink_rt *ul[GW_LINKS_MAX];   /* owned: the config's links, in order */
+	size_t nul;
+	struct ctl *ctl;            /* the control socket, or NULL */
+
+	struct dev_rt *devs;        /* cfg->ndevices */
+	struct alarm_rt *alarms;    /* cfg->nalarms */
+	int **pt_alarms;            /* per device: per point: -1-terminated alarm list */
+
+	int64_t started_ms;
+	bool started_unset;         /* started_ms is an estimate (clock not set) */
+	int64_t next_flush, next_maintain, next_status;
 
 	/* durability (gw_events.c) */
 	int64_t next_seq;           /* the seq of the next event */
@@ -117,16 +130,20 @@ struct gateway {
 
 /* gateway.c */
 __attribute__((format(printf, 4, 5)))
-void gw_topic_of(const struct gateway *gw, char *buf, size_t len, const char *fmt, ...);
-bool gw_mqtt_on(const struct gateway *gw);
+void gw_topic_of(const struct uplink_rt *u, char *buf, size_t len, const char *fmt, ...);
+bool gw_link_up(const struct uplink_rt *u);
+/* U takes what is about device D (-1: none) of CATEGORY. */
+bool gw_selects(const struct uplink_rt *u, int d, int category);
+/* ... what is about alarm ALARM_ID (a configured alarm, or DEVICE.offline). */
+bool gw_selects_alarm(const struct uplink_rt *u, const char *alarm_id, int category);
 struct pl_value gw_pv_of(const struct point_cfg *p, double v, bool present);
 const int *gw_alarms_of_point(const struct gateway *gw, int dev, int pt);
 
 /* gw_cmd.c: commands from the MQTT link or the control socket; the result
  * goes back to ORIGIN (bus.h BUS_ORIGIN_*) */
-void gw_cmd_result(struct gateway *gw, uint32_t origin, const char *id, bool ok, const char *err,
-		   const struct pl_value *value);
-void gw_cmd_run(struct gateway *gw, const struct pl_cmd *c, uint32_t origin);
+void gw_cmd_result(struct gateway *gw, uint32_t origin, const char *link, const char *id, bool ok,
+		   const char *err, const struct pl_value *value);
+void gw_cmd_run(struct gateway *gw, const struct pl_cmd *c, uint32_t origin, const char *link);
 void gw_cmd_on_result(struct gateway *gw, const struct bus_result *r);
 void gw_cmd_mqtt_message(void *ctx, const char *topic, const char *payload, size_t len);
 
@@ -146,14 +163,27 @@ void gw_events_free(struct gateway *gw);
 int gw_commit_event(struct gateway *gw, struct pl_event *e, const struct alarm_state *after,
 		    char **event_slot, bool may_hold);
 void gw_store_held(struct gateway *gw);
-size_t gw_held_unsent(const struct gateway *gw);
+/* Held events U takes and has neither sent nor had acknowledged. */
+size_t gw_held_unsent(const struct uplink_rt *u);
+/* ... not acknowledged by U yet (its share of P/status "outbox"). */
+size_t gw_held_pending(const struct uplink_rt *u);
 struct held_event *gw_held_find(struct gateway *gw, int64_t seq);
 
-/* gw_uplink.c */
-bool gw_outbox_pending(struct gateway *gw);
-void gw_publish_active(struct gateway *gw);
-void gw_pump(struct gateway *gw);
-void gw_publish_status(struct gateway *gw);
-void gw_publish_device_statuses(struct gateway *gw);
+/* gw_uplink.c: each link's sender */
+bool gw_outbox_pending(struct uplink_rt *u);
+void gw_publish_active(struct uplink_rt *u);
+void gw_pump(struct uplink_rt *u);
+void gw_pump_all(struct gateway *gw);
+/* New rows wait in the queues (alarm events go first): every link starts
+ * its cursor again, and republishes alarms/active. */
+void gw_outbox_restart(struct gateway *gw);
+void gw_publish_status(struct uplink_rt *u);
+void gw_publish_status_all(struct gateway *gw);
+void gw_publish_device_statuses(struct uplink_rt *u);
+/* U's unsent messages: its queue in the store and its held events. */
+int64_t gw_link_depth(struct uplink_rt *u, int64_t *oldest_ms);
+/* The links of the gateway's config (gateway.c: made, kept and freed by id). */
+int gw_links_setup(struct gateway *gw);
+void gw_links_free(struct gateway *gw);
 
 #endif

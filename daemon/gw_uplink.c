@@ -1,56 +1,76 @@
 /*
- * gw_uplink: the outbox sender (alarm events first, a bounded number in
- * flight, PUBACK deletes the row), P/status, P/alarms/active and every
- * device's status republished on each connect, the MQTT callbacks (the
- * commands they bring are gw_cmd.c's). See gw_int.h.
+ * gw_uplink: each MQTT link's sender: its queue (the store's outbox rows of
+ * the link, alarm events first, a bounded number in flight, PUBACK deletes
+ * the row), its held events, P/status, P/alarms/active (the alarms it
+ * selects) and every selected device's status republished on each connect,
+ * and the MQTT callbacks (the commands they bring are gw_cmd.c's). Links
+ * never wait on each other: each has its own cursor, messages in flight and
+ * connection. See gw_int.h.
  */
 #include "gw_int.h"
 
-/* ---------- outbox ---------- */
+/* ---------- one link's queue ---------- */
 
-bool gw_outbox_pending(struct gateway *gw)
+int64_t gw_link_depth(struct uplink_rt *u, int64_t *oldest_ms)
 {
-	return gw->ninflight > 0 || gw_held_unsent(gw) > 0 || store_outbox_depth(gw->st) > 0;
+	int64_t n = store_outbox_link_depth(u->gw->st, u->id, oldest_ms);
+
+	if (n < 0)
+		n = 0;
+	return n + (int64_t)gw_held_pending(u);
 }
 
-/* Held events in flight are sent again on the next connect. */
-static void held_unsend(struct gateway *gw)
+bool gw_outbox_pending(struct uplink_rt *u)
 {
-	for (size_t i = 0; i < gw->nheld; i++)
-		if (!gw->held[i].acked)
-			gw->held[i].sent = false;
+	return u->ninflight > 0 || gw_held_unsent(u) > 0 ||
+	       store_outbox_link_depth(u->gw->st, u->id, NULL) > 0;
 }
 
-/* Publish the held events not yet sent, oldest first, while there is room
+/* Held events in flight on U are sent again on its next connect. */
+static void held_unsend(struct uplink_rt *u)
+{
+	uint32_t bit = 1u << u->idx;
+	for (size_t i = 0; i < u->gw->nheld; i++)
+		u->gw->held[i].sent &= ~bit;
+}
+
+/* Publish U's held events not yet sent, oldest first, while there is room
  * in flight. false when the link failed. */
-static bool pump_held(struct gateway *gw)
+static bool pump_held(struct uplink_rt *u)
 {
-	for (size_t i = 0; i < gw->nheld && gw->ninflight < OUTBOX_INFLIGHT; i++) {
+	struct gateway *gw = u->gw;
+	uint32_t bit = 1u << u->idx;
+	char topic[YW_TEXT_MAX * 4];
+
+	for (size_t i = 0; i < gw->nheld && u->ninflight < OUTBOX_INFLIGHT; i++) {
 		struct held_event *h = &gw->held[i];
 		int mid = 0;
-		if (h->sent || h->acked || !h->topic)
+		if (!(h->links & bit) || (h->sent & bit) || (h->acked & bit))
 			continue;
-		if (mqtt_publish(gw->link, h->topic, h->json, 1, false, &mid) < 0)
+		gw_topic_of(u, topic, sizeof topic, "alarm/%s/%s", config_category_name(h->cat),
+			    h->alarm);
+		if (mqtt_publish(u->link, topic, h->json, 1, false, &mid) < 0)
 			return false;
-		h->sent = true;
-		gw->inflight[gw->ninflight++] = (struct inflight){ .mid = mid, .row = 0, .seq = h->seq };
+		h->sent |= bit;
+		u->inflight[u->ninflight++] = (struct inflight){ .mid = mid, .row = 0, .seq = h->seq };
 	}
 	return true;
 }
 
-static bool is_inflight(const struct gateway *gw, int64_t row)
+static bool is_inflight(const struct uplink_rt *u, int64_t row)
 {
-	for (int i = 0; i < gw->ninflight; i++)
-		if (gw->inflight[i].row == row)
+	for (int i = 0; i < u->ninflight; i++)
+		if (u->inflight[i].row == row)
 			return true;
 	return false;
 }
 
-/* P/alarms/active: every active alarm, however many (the list is sized to
- * the config: nothing is ever left out). When memory runs out nothing is
- * published and it is tried again (active_dirty stays set). */
-void gw_publish_active(struct gateway *gw)
+/* P/alarms/active: every active alarm U selects, however many (the list is
+ * sized to the config: nothing is ever left out). When memory runs out
+ * nothing is published and it is tried again (active_dirty stays set). */
+void gw_publish_active(struct uplink_rt *u)
 {
+	struct gateway *gw = u->gw;
 	const struct config *cfg = gw->cfg;
 	const char **events = malloc((cfg->nalarms + cfg->ndevices + 1) * sizeof *events);
 	size_t n = 0;
@@ -61,10 +81,12 @@ void gw_publish_active(struct gateway *gw)
 		return;
 	}
 	for (size_t a = 0; a < cfg->nalarms; a++)
-		if (gw->alarms[a].st.active && gw->alarms[a].event)
+		if (gw->alarms[a].st.active && gw->alarms[a].event &&
+		    gw_selects(u, cfg->alarms[a].device, (int)cfg->alarms[a].category))
 			events[n++] = gw->alarms[a].event;
 	for (size_t d = 0; d < cfg->ndevices; d++)
-		if (gw->devs[d].off.active && gw->devs[d].off_event)
+		if (gw->devs[d].off.active && gw->devs[d].off_event &&
+		    gw_selects(u, (int)d, (int)cfg->devices[d].category))
 			events[n++] = gw->devs[d].off_event;
 	char *json = payload_alarms_active(clock_stamp(), events, n);
 	free(events);
@@ -72,66 +94,67 @@ void gw_publish_active(struct gateway *gw)
 		log_error("mqtt", "cannot build alarms/active (%zu alarms); tried again later", n);
 		return;
 	}
-	gw_topic_of(gw, topic, sizeof topic, "alarms/active");
-	if (mqtt_publish(gw->link, topic, json, 1, true, NULL) == 0)
-		gw->active_dirty = false;
+	gw_topic_of(u, topic, sizeof topic, "alarms/active");
+	if (mqtt_publish(u->link, topic, json, 1, true, NULL) == 0)
+		u->active_dirty = false;
 	free(json);
 }
 
-/* Send outbox rows oldest first while there is room in flight: the alarm
- * events of the store, then the held events (newer: they wait behind the
+/* Send U's rows oldest first while there is room in flight: its alarm
+ * events in the store, then its held events (newer: they wait behind the
  * store's), then device status rows. Rows leave the store only on PUBACK
  * (cb_publish). */
-void gw_pump(struct gateway *gw)
+void gw_pump(struct uplink_rt *u)
 {
+	struct gateway *gw = u->gw;
 	struct outbox_row rows[OUTBOX_INFLIGHT];
 
-	if (!gw->link || !mqtt_connected(gw->link))
+	if (!gw_link_up(u))
 		return;
-	while (gw->ninflight < OUTBOX_INFLIGHT) {
-		if (gw->outbox_idle || gw->cur_prio > PRIO_ALARM) {
-			if (!pump_held(gw))
+	while (u->ninflight < OUTBOX_INFLIGHT) {
+		if (u->outbox_idle || u->cur_prio > PRIO_ALARM) {
+			if (!pump_held(u))
 				goto link_down;
-			if (gw->outbox_idle || gw->ninflight >= OUTBOX_INFLIGHT)
+			if (u->outbox_idle || u->ninflight >= OUTBOX_INFLIGHT)
 				break;
 		}
-		int want = OUTBOX_INFLIGHT - gw->ninflight;
-		int n = store_outbox_fetch(gw->st, gw->cur_prio, gw->cur_id, rows, want);
+		int want = OUTBOX_INFLIGHT - u->ninflight;
+		int n = store_outbox_fetch(gw->st, u->id, u->cur_prio, u->cur_id, rows, want);
 		if (n < 0) {
 			/* the store cannot be read: held events still go */
-			if (!pump_held(gw))
+			if (!pump_held(u))
 				goto link_down;
 			return;
 		}
 		if (n == 0) {
-			gw->outbox_idle = true;
+			u->outbox_idle = true;
 			continue;
 		}
 		for (int i = 0; i < n; i++) {
 			int mid = 0;
-			if (rows[i].prio > PRIO_ALARM && gw->cur_prio <= PRIO_ALARM &&
-			    gw_held_unsent(gw) > 0) {
+			if (rows[i].prio > PRIO_ALARM && u->cur_prio <= PRIO_ALARM &&
+			    gw_held_unsent(u) > 0) {
 				/* the store's alarm rows are out: held events next */
 				for (int j = i; j < n; j++)
 					store_outbox_row_free(&rows[j]);
-				gw->cur_prio = PRIO_ALARM + 1;
-				gw->cur_id = 0;
+				u->cur_prio = PRIO_ALARM + 1;
+				u->cur_id = 0;
 				break;
 			}
-			gw->cur_prio = rows[i].prio;
-			gw->cur_id = rows[i].id;
-			if (!is_inflight(gw, rows[i].id) && gw->ninflight < OUTBOX_INFLIGHT) {
-				if (mqtt_publish(gw->link, rows[i].topic, rows[i].payload, rows[i].qos,
+			u->cur_prio = rows[i].prio;
+			u->cur_id = rows[i].id;
+			if (!is_inflight(u, rows[i].id) && u->ninflight < OUTBOX_INFLIGHT) {
+				if (mqtt_publish(u->link, rows[i].topic, rows[i].payload, rows[i].qos,
 						 rows[i].retain, &mid) < 0) {
 					/* Link went down: start over on the next connect. */
 					for (int j = i; j < n; j++)
 						store_outbox_row_free(&rows[j]);
-					gw->cur_prio = -1;
-					gw->cur_id = 0;
+					u->cur_prio = -1;
+					u->cur_id = 0;
 					return;
 				}
 				if (rows[i].qos > 0) {
-					gw->inflight[gw->ninflight++] = (struct inflight){
+					u->inflight[u->ninflight++] = (struct inflight){
 						.mid = mid, .row = rows[i].id, .seq = 0 };
 				} else {
 					store_outbox_delete(gw->st, rows[i].id);
@@ -140,40 +163,66 @@ void gw_pump(struct gateway *gw)
 			store_outbox_row_free(&rows[i]);
 		}
 	}
-	if (gw->active_dirty && !gw_outbox_pending(gw))
-		gw_publish_active(gw);
-	if (gw->statuses_dirty && !gw_outbox_pending(gw))
-		gw_publish_device_statuses(gw);
+	if (u->active_dirty && !gw_outbox_pending(u))
+		gw_publish_active(u);
+	if (u->statuses_dirty && !gw_outbox_pending(u))
+		gw_publish_device_statuses(u);
 	return;
 
 link_down:
 	/* start over on the next connect */
-	gw->cur_prio = -1;
-	gw->cur_id = 0;
+	u->cur_prio = -1;
+	u->cur_id = 0;
 }
 
-void gw_publish_status(struct gateway *gw)
+void gw_pump_all(struct gateway *gw)
 {
+	for (size_t i = 0; i < gw->nul; i++)
+		gw_pump(gw->ul[i]);
+}
+
+void gw_outbox_restart(struct gateway *gw)
+{
+	for (size_t i = 0; i < gw->nul; i++) {
+		struct uplink_rt *u = gw->ul[i];
+		u->active_dirty = true;
+		u->cur_prio = -1;
+		u->cur_id = 0;
+		u->outbox_idle = false;
+	}
+}
+
+void gw_publish_status(struct uplink_rt *u)
+{
+	struct gateway *gw = u->gw;
 	struct pl_status ps = {
 		.version = YW_VERSION,
 		.started_ms = gw->started_ms,
 		.ts_ms = clock_stamp(),
-		.outbox = store_outbox_depth(gw->st) + (int64_t)gw->nheld,
+		.outbox = gw_link_depth(u, NULL),
 		.store_failing = gw->store_failing,
 	};
 	char *json = payload_status_online(&ps);
 	if (!json)
 		return;
-	mqtt_publish(gw->link, gw->status_topic, json, 1, true, NULL);
+	mqtt_publish(u->link, u->status_topic, json, 1, true, NULL);
 	free(json);
 }
 
-/* Every known device's current status, retained, straight to the broker
- * (not through the outbox): after a connect, once the outbox has drained,
- * so that a status row still queued (older) never lands after it and a
- * broker that never held them (another node of a cluster) has them all. */
-void gw_publish_device_statuses(struct gateway *gw)
+void gw_publish_status_all(struct gateway *gw)
 {
+	for (size_t i = 0; i < gw->nul; i++)
+		if (gw_link_up(gw->ul[i]))
+			gw_publish_status(gw->ul[i]);
+}
+
+/* Every selected device's current status, retained, straight to the broker
+ * (not through the queue): after a connect, once the queue has drained, so
+ * that a status row still queued (older) never lands after it and a broker
+ * that never held them (another node of a cluster) has them all. */
+void gw_publish_device_statuses(struct uplink_rt *u)
+{
+	struct gateway *gw = u->gw;
 	char topic[YW_TEXT_MAX * 4];
 	int64_t ts = clock_stamp();
 
@@ -181,59 +230,62 @@ void gw_publish_device_statuses(struct gateway *gw)
 		const struct dev_rt *dr = &gw->devs[d];
 		char *json;
 
-		if (!gw->cfg->devices[d].enabled || dr->state == -1)
+		if (!gw->cfg->devices[d].enabled || dr->state == -1 ||
+		    !gw_selects(u, (int)d, (int)gw->cfg->devices[d].category))
 			continue;       /* never polled: nothing to say yet */
 		json = payload_device_status(dr->id, dr->state == 1, ts, dr->last_ok_ms, dr->errors);
 		if (!json)
 			return;
-		gw_topic_of(gw, topic, sizeof topic, "device/%s/status", dr->id);
-		int rc = mqtt_publish(gw->link, topic, json, 1, true, NULL);
+		gw_topic_of(u, topic, sizeof topic, "device/%s/status", dr->id);
+		int rc = mqtt_publish(u->link, topic, json, 1, true, NULL);
 		free(json);
 		if (rc < 0)
 			return;         /* link down: again on the next connect */
 	}
-	gw->statuses_dirty = false;
+	u->statuses_dirty = false;
 }
+
+/* ---------- the link's callbacks (ctx: the uplink_rt) ---------- */
 
 static void cb_connect(void *ctx)
 {
-	struct gateway *gw = ctx;
-	gw->ninflight = 0;
-	held_unsend(gw);
-	gw->cur_prio = -1;
-	gw->cur_id = 0;
-	gw->outbox_idle = false;
-	gw->active_dirty = true;
-	gw->statuses_dirty = true;
-	gw_publish_status(gw);
-	gw_pump(gw);
+	struct uplink_rt *u = ctx;
+	u->ninflight = 0;
+	held_unsend(u);
+	u->cur_prio = -1;
+	u->cur_id = 0;
+	u->outbox_idle = false;
+	u->active_dirty = true;
+	u->statuses_dirty = true;
+	gw_publish_status(u);
+	gw_pump(u);
 }
 
 static void cb_disconnect(void *ctx)
 {
-	struct gateway *gw = ctx;
+	struct uplink_rt *u = ctx;
 	/* Whatever was in flight is sent again on the next connect. */
-	gw->ninflight = 0;
-	held_unsend(gw);
-	gw->cur_prio = -1;
-	gw->cur_id = 0;
+	u->ninflight = 0;
+	held_unsend(u);
+	u->cur_prio = -1;
+	u->cur_id = 0;
 }
 
 static void cb_publish(void *ctx, int mid)
 {
-	struct gateway *gw = ctx;
-	for (int i = 0; i < gw->ninflight; i++) {
-		if (gw->inflight[i].mid != mid)
+	struct uplink_rt *u = ctx;
+	for (int i = 0; i < u->ninflight; i++) {
+		if (u->inflight[i].mid != mid)
 			continue;
-		if (gw->inflight[i].row > 0) {
-			store_outbox_delete(gw->st, gw->inflight[i].row);
+		if (u->inflight[i].row > 0) {
+			store_outbox_delete(u->gw->st, u->inflight[i].row);
 		} else {
-			struct held_event *h = gw_held_find(gw, gw->inflight[i].seq);
+			struct held_event *h = gw_held_find(u->gw, u->inflight[i].seq);
 			if (h)
-				h->acked = true;
+				h->acked |= 1u << u->idx;
 		}
-		gw->inflight[i] = gw->inflight[--gw->ninflight];
-		gw_pump(gw);
+		u->inflight[i] = u->inflight[--u->ninflight];
+		gw_pump(u);
 		return;
 	}
 }

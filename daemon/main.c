@@ -48,9 +48,11 @@ struct daemon {
 	struct bus_worker **retiring;  /* asked to stop, not finished: each still
 	                                  holds its serial line or connection */
 	size_t nretiring;
-	struct mqtt_link *link;
+	struct mqtt_link *links[CONFIG_LINKS_MAX];   /* per config_link(); NULL: not running */
+	size_t nlinks;
 	struct ctl *ctl;            /* the control socket, or NULL */
-	struct stat link_files[3];  /* the TLS files (CA, cert, key) the link was made with */
+	struct stat link_files[CONFIG_LINKS_MAX][3];  /* the TLS files (CA, cert, key) each
+	                                                 link was made with */
 	int sigfd;
 	int64_t watchdog_ms;        /* 0: no watchdog */
 	int64_t next_watchdog;
@@ -211,12 +213,12 @@ static void stop_workers(struct daemon *dm, int budget_ms)
 	dm->nworkers = 0;
 }
 
-/* The identity of the TLS files of CFG (zeroed when absent or unreadable):
- * a reload that brings a new certificate under the same name restarts the
- * link. */
-static void link_files(const struct config *cfg, struct stat st[3])
+/* The identity of the TLS files of link L (zeroed when absent or
+ * unreadable): a reload that brings a new certificate under the same name
+ * restarts the link. */
+static void link_files(const struct mqtt_cfg *l, struct stat st[3])
 {
-	const char *f[3] = { cfg->mqtt.ca_file, cfg->mqtt.cert_file, cfg->mqtt.key_file };
+	const char *f[3] = { l->ca_file, l->cert_file, l->key_file };
 	for (int i = 0; i < 3; i++)
 		if (!*f[i] || stat(f[i], &st[i]) != 0)
 			memset(&st[i], 0, sizeof st[i]);
@@ -228,65 +230,104 @@ static bool same_stat(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* Whether the running link can go on with config N: nothing it was made
- * from changed (the mqtt section but its telemetry, which the gateway reads,
- * the TLS files' contents, and the site and gateway ids in its topics). */
-static bool link_same(const struct daemon *dm, const struct config *n)
+/* Whether running link I can go on as link B of config N: nothing it was
+ * made from changed (its keys but telemetry, select and the commands' use,
+ * which the gateway reads; its command subscriptions; the TLS files'
+ * contents; the site and gateway ids in its topics). */
+static bool link_same(const struct daemon *dm, size_t i, const struct config *n,
+		      const struct mqtt_cfg *b)
 {
-	const struct mqtt_cfg *a = &dm->cfg->mqtt, *b = &n->mqtt;
+	const struct mqtt_cfg *a = config_link(dm->cfg, i);
 	struct stat st[3];
 
-	if (!dm->link || !b->enabled || a->nbrokers != b->nbrokers)
+	if (!dm->links[i] || !a || a->nbrokers != b->nbrokers || strcmp(a->id, b->id) != 0)
 		return false;
-	for (size_t i = 0; i < a->nbrokers; i++)
-		if (a->brokers[i].tls != b->brokers[i].tls || a->brokers[i].port != b->brokers[i].port ||
-		    strcmp(a->brokers[i].host, b->brokers[i].host) != 0)
+	for (size_t k = 0; k < a->nbrokers; k++)
+		if (a->brokers[k].tls != b->brokers[k].tls || a->brokers[k].port != b->brokers[k].port ||
+		    strcmp(a->brokers[k].host, b->brokers[k].host) != 0)
 			return false;
 	if (strcmp(a->client_id, b->client_id) || strcmp(a->username, b->username) ||
 	    strcmp(a->password, b->password) || strcmp(a->ca_file, b->ca_file) ||
 	    strcmp(a->cert_file, b->cert_file) || strcmp(a->key_file, b->key_file) ||
 	    strcmp(a->topic_prefix, b->topic_prefix) || a->keepalive_s != b->keepalive_s ||
-	    a->command_qos != b->command_qos || strcmp(dm->cfg->site_id, n->site_id) ||
-	    strcmp(dm->cfg->gateway, n->gateway))
+	    a->command_qos != b->command_qos || a->commands != b->commands ||
+	    strcmp(dm->cfg->site_id, n->site_id) || strcmp(dm->cfg->gateway, n->gateway))
 		return false;
-	link_files(n, st);
-	for (int i = 0; i < 3; i++)
-		if (!same_stat(&st[i], &dm->link_files[i]))
+	link_files(b, st);
+	for (int k = 0; k < 3; k++)
+		if (!same_stat(&st[k], &dm->link_files[i][k]))
 			return false;
 	return true;
 }
 
-static int start_link(struct daemon *dm)
+/* Make link I of the config (its callbacks' context is the gateway's state
+ * of that link). */
+static int start_link(struct daemon *dm, size_t i)
 {
-	char sub[YW_TEXT_MAX * 3];
+	const struct mqtt_cfg *l = config_link(dm->cfg, i);
+	static const char *const verbs[] = { "ack", "write", "read" };
+	char subs[MQTT_SUBS_MAX][YW_TEXT_MAX * 3];
+	const char *sp[MQTT_SUBS_MAX + 1] = { 0 };
+	size_t ns = 0;
 	char *will;
 
-	if (!dm->cfg->mqtt.enabled)
+	if (!l || dm->links[i])
 		return 0;
 	will = gateway_will_payload();
 	if (!will)
 		return -1;
-	snprintf(sub, sizeof sub, "%s/%s/%s/cmd/+", dm->cfg->mqtt.topic_prefix,
-		 dm->cfg->site_id, dm->cfg->gateway);
-	link_files(dm->cfg, dm->link_files);
-	dm->link = mqtt_new(&dm->cfg->mqtt, gateway_status_topic(dm->gw), will, sub,
-			    &gateway_mqtt_callbacks, dm->gw);
+	/* only the command topics the link may use */
+	if (l->commands == (LINK_CMD_ACK | LINK_CMD_WRITE | LINK_CMD_READ)) {
+		snprintf(subs[ns], sizeof subs[ns], "%s/%s/%s/cmd/+", l->topic_prefix,
+			 dm->cfg->site_id, dm->cfg->gateway);
+		sp[ns] = subs[ns];
+		ns++;
+	} else {
+		for (int k = 0; k < 3; k++)
+			if (l->commands & (1u << k)) {
+				snprintf(subs[ns], sizeof subs[ns], "%s/%s/%s/cmd/%s", l->topic_prefix,
+					 dm->cfg->site_id, dm->cfg->gateway, verbs[k]);
+				sp[ns] = subs[ns];
+				ns++;
+			}
+	}
+	link_files(l, dm->link_files[i]);
+	dm->links[i] = mqtt_new(l, gateway_link_status_topic(dm->gw, i), will, ns ? sp : NULL,
+				&gateway_mqtt_callbacks, gateway_link_ctx(dm->gw, i));
 	free(will);
-	return dm->link ? 0 : -1;
+	return dm->links[i] ? 0 : -1;
 }
 
-static void stop_link(struct daemon *dm, bool clean)
+static int start_links(struct daemon *dm)
 {
-	if (!dm->link)
+	int rc = 0;
+
+	dm->nlinks = config_nlinks(dm->cfg);
+	for (size_t i = 0; i < dm->nlinks; i++)
+		if (start_link(dm, i) < 0)
+			rc = -1;
+	return rc;
+}
+
+/* Stop link I; CLEAN: publish the offline status and disconnect cleanly. */
+static void stop_link(struct daemon *dm, size_t i, bool clean)
+{
+	if (!dm->links[i])
 		return;
-	if (clean && mqtt_connected(dm->link)) {
+	if (clean && mqtt_connected(dm->links[i])) {
 		char *p = gateway_shutdown_payload();
 		if (p)
-			mqtt_shutdown(dm->link, gateway_status_topic(dm->gw), p, 1000);
+			mqtt_shutdown(dm->links[i], gateway_link_status_topic(dm->gw, i), p, 1000);
 		free(p);
 	}
-	mqtt_free(dm->link);
-	dm->link = NULL;
+	mqtt_free(dm->links[i]);
+	dm->links[i] = NULL;
+}
+
+static void stop_links(struct daemon *dm, bool clean)
+{
+	for (size_t i = 0; i < CONFIG_LINKS_MAX; i++)
+		stop_link(dm, i, clean);
 }
 
 /* ---------- control socket ---------- */
@@ -380,20 +421,55 @@ static void reload(struct daemon *dm)
 		bus_result_free(r);
 	}
 	gateway_flush(dm->gw);
-	/* The link keeps its own copy of what it was made from: it goes on when
+	/* A link keeps its own copy of what it was made from: it goes on when
 	 * none of that changed (the session and its subscription stay), else
-	 * it is made anew. */
-	bool keep_link = link_same(dm, ncfg);
-	if (keep_link)
-		log_info("mqtt", "unchanged, the session stays");
-	else
-		stop_link(dm, false);
+	 * it is made anew; a link gone from the config says goodbye (its
+	 * recipient sees it offline) and its queue is dropped. */
+	struct mqtt_link *kept_links[CONFIG_LINKS_MAX] = { 0 };
+	struct stat kept_files[CONFIG_LINKS_MAX][3];
+	size_t nnew = config_nlinks(ncfg);
+	for (size_t i = 0; i < dm->nlinks; i++) {
+		const struct mqtt_cfg *a = config_link(dm->cfg, i);
+		size_t j;
+		for (j = 0; j < nnew && strcmp(config_link(ncfg, j)->id, a->id) != 0; j++)
+			;
+		if (j < nnew && link_same(dm, i, ncfg, config_link(ncfg, j))) {
+			log_info("mqtt", "link %s: unchanged, the session stays", a->id);
+			kept_links[j] = dm->links[i];
+			memcpy(kept_files[j], dm->link_files[i], sizeof kept_files[j]);
+			dm->links[i] = NULL;
+		} else {
+			if (j == nnew)
+				log_info("mqtt", "link %s: removed", a->id);
+			stop_link(dm, i, j == nnew);
+		}
+	}
 	if (store_configure(dm->st, ncfg) < 0 || gateway_reconfigure(dm->gw, ncfg) < 0) {
 		log_error("main", "reload failed applying the new config; keeping the old one");
 		store_configure(dm->st, dm->cfg);
+		/* the kept links go back to their places in the old config */
+		for (size_t j = 0; j < nnew; j++) {
+			if (!kept_links[j])
+				continue;
+			for (size_t i = 0; i < dm->nlinks; i++)
+				if (strcmp(config_link(dm->cfg, i)->id, config_link(ncfg, j)->id) == 0) {
+					dm->links[i] = kept_links[j];
+					memcpy(dm->link_files[i], kept_files[j], sizeof kept_files[j]);
+				}
+		}
 		config_free(ncfg);
 	} else {
 		bool ctl_moved = strcmp(dm->cfg->control_socket, ncfg->control_socket) != 0;
+		const char *ids[CONFIG_LINKS_MAX];
+		memcpy(dm->links, kept_links, sizeof kept_links);
+		memcpy(dm->link_files, kept_files, sizeof kept_files);
+		dm->nlinks = nnew;
+		for (size_t j = 0; j < nnew; j++)
+			ids[j] = config_link(ncfg, j)->id;
+		int64_t dropped = store_outbox_drop_others(dm->st, ids, nnew);
+		if (dropped > 0)
+			log_warn("mqtt", "%lld queued message%s of removed links dropped",
+				 (long long)dropped, dropped == 1 ? "" : "s");
 		config_free(dm->cfg);
 		dm->cfg = ncfg;
 		if (ctl_moved) {
@@ -409,9 +485,8 @@ static void reload(struct daemon *dm)
 		if (kept && kept[k])
 			retire(dm, kept[k]);   /* only when the new config was refused */
 	free(kept);
-	if (!dm->link)
-		start_link(dm);
-	gateway_attach(dm->gw, dm->workers, dm->link);
+	start_links(dm);
+	gateway_attach(dm->gw, dm->workers, dm->links, dm->nlinks);
 	log_info("main", "reloaded: %zu buses, %zu devices, %zu alarms", dm->cfg->nbuses,
 		 dm->cfg->ndevices, dm->cfg->nalarms);
 }
@@ -455,7 +530,9 @@ static void watchdog_setup(struct daemon *dm)
 static int run(struct daemon *dm)
 {
 	for (;;) {
-		struct pollfd pfd[3 + CTL_FDS_MAX];
+		struct pollfd pfd[2 + CONFIG_LINKS_MAX + CTL_FDS_MAX];
+		struct mqtt_link *polled[CONFIG_LINKS_MAX] = { 0 };
+		int imq[CONFIG_LINKS_MAX];
 		int nfd = 0, timeout, nctl = 0;
 		int64_t now = util_mono_ms();
 
@@ -464,8 +541,10 @@ static int run(struct daemon *dm)
 			dm->next_watchdog = now + dm->watchdog_ms;
 		}
 		timeout = gateway_tick(dm->gw, now);
-		if (dm->link) {
-			int t = mqtt_timeout_ms(dm->link, now);
+		for (size_t i = 0; i < dm->nlinks; i++) {
+			if (!dm->links[i])
+				continue;
+			int t = mqtt_timeout_ms(dm->links[i], now);
 			if (t < timeout)
 				timeout = t;
 		}
@@ -483,11 +562,15 @@ static int run(struct daemon *dm)
 
 		pfd[nfd++] = (struct pollfd){ .fd = dm->sigfd, .events = POLLIN };
 		pfd[nfd++] = (struct pollfd){ .fd = bus_queue_fd(dm->q), .events = POLLIN };
-		int mfd = dm->link ? mqtt_fd(dm->link) : -1;
-		int imq = -1;
-		if (mfd >= 0) {
-			imq = nfd;
-			pfd[nfd++] = (struct pollfd){ .fd = mfd, .events = mqtt_events(dm->link) };
+		for (size_t i = 0; i < dm->nlinks; i++) {
+			int mfd = dm->links[i] ? mqtt_fd(dm->links[i]) : -1;
+			imq[i] = -1;
+			polled[i] = dm->links[i];
+			if (mfd >= 0) {
+				imq[i] = nfd;
+				pfd[nfd++] = (struct pollfd){ .fd = mfd,
+							      .events = mqtt_events(dm->links[i]) };
+			}
 		}
 		int ictl = nfd;
 		if (dm->ctl) {
@@ -520,8 +603,12 @@ static int run(struct daemon *dm)
 				bus_result_free(r);
 			}
 		}
-		if (dm->link)
-			mqtt_service(dm->link, imq >= 0 && n > 0 ? pfd[imq].revents : 0, now);
+		/* each link: what poll() said of its socket (a link made by a
+		 * reload in this turn was not polled: its turn comes next) */
+		for (size_t i = 0; i < dm->nlinks; i++)
+			if (dm->links[i])
+				mqtt_service(dm->links[i], dm->links[i] == polled[i] && imq[i] >= 0 &&
+					     n > 0 ? pfd[imq[i]].revents : 0, now);
 		/* after a reload the socket may be another: its fds were not polled */
 		if (dm->ctl && nctl > 0 && n > 0)
 			ctl_service(dm->ctl, pfd + ictl, nctl);
@@ -584,9 +671,6 @@ int main(int argc, char **argv)
 		 YW_VERSION, dm.cfg->site_id, dm.cfg->gateway, dm.cfg->nbuses, dm.cfg->ndevices,
 		 dm.cfg->nalarms);
 
-	if (dm.cfg->nuplinks)
-		log_warn("main", "uplinks: %zu further links configured; this version connects only "
-			 "the mqtt link", dm.cfg->nuplinks);
 	if (setup_signals(&dm) < 0) {
 		log_error("main", "signals: %s", strerror(errno));
 		goto out_cfg;
@@ -603,9 +687,9 @@ int main(int argc, char **argv)
 		goto out_gw;
 	if (start_workers(&dm, NULL, 0) < 0)
 		goto out_workers;
-	if (start_link(&dm) < 0)
+	if (start_links(&dm) < 0)
 		goto out_workers;
-	gateway_attach(dm.gw, dm.workers, dm.link);
+	gateway_attach(dm.gw, dm.workers, dm.links, dm.nlinks);
 	start_ctl(&dm);
 	watchdog_setup(&dm);
 	notify("READY=1");
@@ -622,13 +706,13 @@ int main(int argc, char **argv)
 	}
 	gateway_flush(dm.gw);
 	stop_ctl(&dm);
-	gateway_attach(dm.gw, NULL, dm.link);
-	stop_link(&dm, true);
+	gateway_attach(dm.gw, NULL, dm.links, dm.nlinks);
+	stop_links(&dm, true);
 	log_info("main", "stopped");
 out_workers:
 	stop_ctl(&dm);
 	stop_workers(&dm, STOP_BUDGET_MS);
-	stop_link(&dm, false);
+	stop_links(&dm, false);
 	bus_queue_free(dm.q);
 out_gw:
 	gateway_free(dm.gw);

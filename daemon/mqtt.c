@@ -211,10 +211,10 @@ void mqtt_lib_on_connect(struct mosquitto *mosq, void *obj, int rc)
 	m->state = MQ_UP;
 	m->up_since_ms = util_mono_ms();
 	log_info("mqtt", "%s: connected", m->url);
-	if (m->sub_topic) {
-		int src = mosquitto_subscribe(mosq, NULL, m->sub_topic, m->cfg.command_qos);
+	for (size_t i = 0; i < m->nsubs; i++) {
+		int src = mosquitto_subscribe(mosq, NULL, m->subs[i], m->cfg.command_qos);
 		if (src != MOSQ_ERR_SUCCESS)
-			log_warn("mqtt", "%s: subscribe to %s failed: %s", m->url, m->sub_topic,
+			log_warn("mqtt", "%s: subscribe to %s failed: %s", m->url, m->subs[i],
 				 mosquitto_strerror(src));
 	}
 	if (m->cb.on_connect)
@@ -251,11 +251,10 @@ void mqtt_lib_on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, co
 	(void)mosq;
 	(void)mid;
 	if (n >= 1 && granted[0] > 2)
-		log_warn("mqtt", "%s: the broker refused the subscription to %s", m->url,
-			 m->sub_topic ? m->sub_topic : "?");
+		log_warn("mqtt", "%s: the broker refused a command subscription", m->url);
 	else if (n >= 1)
-		log_debug("mqtt", "%s: subscribed to %s with QoS %d", m->url,
-			  m->sub_topic ? m->sub_topic : "?", granted[0]);
+		log_debug("mqtt", "%s: subscribed (%zu command topic%s) with QoS %d", m->url,
+			  m->nsubs, m->nsubs == 1 ? "" : "s", granted[0]);
 }
 
 void mqtt_lib_on_message(struct mosquitto *mosq, void *obj,
@@ -298,7 +297,7 @@ int mqtt_no_key_password(char *buf, int size, int rwflag, void *userdata)
 /* ---------- API ---------- */
 
 struct mqtt_link *mqtt_new(const struct mqtt_cfg *cfg, const char *will_topic,
-			   const char *will_payload, const char *sub_topic,
+			   const char *will_payload, const char *const *subs,
 			   const struct mqtt_callbacks *cb, void *ctx)
 {
 	struct mqtt_link *m;
@@ -319,7 +318,9 @@ struct mqtt_link *mqtt_new(const struct mqtt_cfg *cfg, const char *will_topic,
 	memcpy(m->cfg.brokers, cfg->brokers, cfg->nbrokers * sizeof *cfg->brokers);
 	m->will_topic = mqtt_strdup_or_null(will_topic, &ok);
 	m->will_payload = strdup(will_payload ? will_payload : "");
-	m->sub_topic = mqtt_strdup_or_null(sub_topic, &ok);
+	m->cfg.select_devices = NULL;   /* the config's, not the link's */
+	for (size_t i = 0; subs && subs[i] && i < MQTT_SUBS_MAX; i++)
+		m->subs[m->nsubs++] = mqtt_strdup_or_null(subs[i], &ok);
 	if (!ok || !m->will_payload)
 		goto out_free;
 	if (cb)
@@ -344,7 +345,8 @@ out_free:
 	if (m->wake_fd >= 0)
 		close(m->wake_fd);
 	free(m->jobs);
-	free(m->sub_topic);
+	for (size_t i = 0; i < m->nsubs; i++)
+		free(m->subs[i]);
 	free(m->will_payload);
 	free(m->will_topic);
 	free(m->cfg.brokers);
@@ -371,7 +373,8 @@ void mqtt_free(struct mqtt_link *m)
 	mqtt_release_jobs(m);
 	close(m->wake_fd);
 	free(m->jobs);
-	free(m->sub_topic);
+	for (size_t i = 0; i < m->nsubs; i++)
+		free(m->subs[i]);
 	free(m->will_payload);
 	free(m->will_topic);
 	free(m->cfg.brokers);

@@ -31,11 +31,14 @@ struct mqtt_callbacks {
 
 struct mqtt_link;
 
+#define MQTT_SUBS_MAX 4
+
 /* Create the link (does not connect yet). WILL_TOPIC/WILL_PAYLOAD: the Last
- * Will (QoS 1, retained). SUB_TOPIC: subscribed on every connect (QoS 1),
- * e.g. "P/cmd/+". NULL on error (logged). */
+ * Will (QoS 1, retained). SUBS: NULL-terminated topics (at most
+ * MQTT_SUBS_MAX) subscribed on every connect with command_qos, e.g.
+ * "P/cmd/+"; NULL: none. NULL on error (logged). */
 struct mqtt_link *mqtt_new(const struct mqtt_cfg *cfg, const char *will_topic,
-			   const char *will_payload, const char *sub_topic,
+			   const char *will_payload, const char *const *subs,
 			   const struct mqtt_callbacks *cb, void *ctx);
 /* Disconnect (if connected) and free. NULL is a no-op. */
 void mqtt_free(struct mqtt_link *m);

@@ -101,7 +101,8 @@ struct mqtt_link {
 	struct mqtt_cfg cfg;         /* copy; cfg.brokers is our own array */
 	char *will_topic;            /* NULL: no Last Will */
 	char *will_payload;
-	char *sub_topic;             /* NULL: no subscription */
+	char *subs[MQTT_SUBS_MAX];   /* subscribed on every connect */
+	size_t nsubs;
 	struct mqtt_callbacks cb;
 	void *ctx;
 

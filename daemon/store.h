@@ -24,7 +24,7 @@
 #include "util.h"
 #include "alarm.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -88,16 +88,23 @@ int64_t store_next_seq(struct store *st);
 int store_alarm_load(struct store *st, const char *alarm_id, struct alarm_state *s,
 		     char **last_event);
 
+/* Where a queued message goes: a link (its id) and the topic there. */
+struct store_dest {
+	const char *link;
+	const char *topic;
+};
+
 /* Durably commit one alarm event: event log row (SEQ, ALARM_ID, STATE name,
- * CATEGORY, SEVERITY, TS_MS, EVENT_JSON), the alarm's new state S, and an
- * outbox row (priority 0) for TOPIC with EVENT_JSON, QoS 1. One transaction,
- * synchronous=FULL. TOPIC NULL (a gateway without MQTT): no outbox row.
+ * CATEGORY, SEVERITY, TS_MS, EVENT_JSON), the alarm's new state S, and one
+ * outbox row (priority 0, EVENT_JSON, QoS 1) per destination DESTS[0..N)
+ * (each link that selects the event). One transaction, synchronous=FULL.
+ * No destination (a gateway without MQTT): no outbox row.
  * When the disk or the budget is full the oldest readings make room and it
  * is tried once more. 0 / -1; on -1 nothing of it was written. */
 int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 		       enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
 		       int64_t ts_ms, const char *event_json, const struct alarm_state *s,
-		       const char *topic);
+		       const struct store_dest *dests, size_t ndests);
 
 /* ---- outbox ---- */
 
@@ -105,6 +112,7 @@ enum store_prio { PRIO_ALARM = 0, PRIO_STATUS = 1 };
 
 struct outbox_row {
 	int64_t id;
+	int64_t created;  /* wall ms when it was queued */
 	int prio;
 	char *topic;      /* owned by the row */
 	char *payload;    /* owned by the row */
@@ -112,27 +120,40 @@ struct outbox_row {
 	bool retain;
 };
 
-/* Queue a retained message for TOPIC in the open batch, after deleting the
- * queued rows of the same PRIO and TOPIC that are retained and not in flight
- * (ids INFLIGHT[0..N): their PUBACK deletes them): for a retained topic only
- * the latest state matters. Never for alarm events. 0 / -1. */
-int store_outbox_supersede(struct store *st, enum store_prio prio, const char *topic,
-			   const char *payload, int qos, const int64_t *inflight, size_t n);
+/* Every row belongs to one link's queue (LINK, the link's id): a row
+ * leaves only on that link's PUBACK. */
 
-/* Queue a message in the open batch (device status changes). */
-int store_outbox_add(struct store *st, enum store_prio prio, const char *topic,
+/* Queue a retained message for TOPIC on LINK in the open batch, after
+ * deleting LINK's queued rows of the same PRIO and TOPIC that are retained
+ * and not in flight (ids INFLIGHT[0..N): their PUBACK deletes them): for a
+ * retained topic only the latest state matters. Never for alarm events.
+ * 0 / -1. */
+int store_outbox_supersede(struct store *st, const char *link, enum store_prio prio,
+			   const char *topic, const char *payload, int qos,
+			   const int64_t *inflight, size_t n);
+
+/* Queue a message on LINK in the open batch. */
+int store_outbox_add(struct store *st, const char *link, enum store_prio prio, const char *topic,
 		     const char *payload, int qos, bool retain);
 
-/* Up to MAX rows ordered by (prio, id) strictly after (AFTER_PRIO, AFTER_ID);
- * pass (-1, 0) for the start. Returns the count (0..MAX) or -1. */
-int store_outbox_fetch(struct store *st, int after_prio, int64_t after_id,
+/* Up to MAX rows of LINK ordered by (prio, id) strictly after (AFTER_PRIO,
+ * AFTER_ID); pass (-1, 0) for the start. Returns the count (0..MAX) or -1. */
+int store_outbox_fetch(struct store *st, const char *link, int after_prio, int64_t after_id,
 		       struct outbox_row *rows, int max);
+
+/* LINK's unsent rows, and *OLDEST (when not NULL) the wall ms its oldest
+ * was queued (0 when none). -1 on error. */
+int64_t store_outbox_link_depth(struct store *st, const char *link, int64_t *oldest);
+
+/* Drop every queued row of a link that is gone (a reload removed it),
+ * except those of the links KEEP[0..N). Returns the rows dropped, -1. */
+int64_t store_outbox_drop_others(struct store *st, const char *const *keep, size_t n);
 void store_outbox_row_free(struct outbox_row *row);
 
 /* The broker acknowledged row ID: delete it (in the open batch). */
 int store_outbox_delete(struct store *st, int64_t id);
 
-/* Unsent rows. */
+/* Unsent rows, every link's. */
 int64_t store_outbox_depth(struct store *st);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../store/query_json.h"
+#include "../util.h"
 #include "cli.h"
 #include "output.h"
 
@@ -57,9 +58,17 @@ static void cli_status_daemon_rows(struct cli *c, struct cli_table *t)
 		char label[96];
 		const char *id = json_string_value(json_object_get(u, "id"));
 		snprintf(label, sizeof label, "uplink %s", id ? id : "?");
-		snprintf(line, sizeof line, "%s, %lld unsent",
+		const char *oldest = json_string_value(json_object_get(u, "oldest"));
+		int64_t t0 = 0;
+		char age[64] = "";
+		if (oldest && util_parse_time(oldest, c->now, &t0) == 0) {
+			char dur[32];
+			snprintf(age, sizeof age, ", the oldest queued %s ago",
+				 cli_fmt_duration(c->now - t0, dur, sizeof dur));
+		}
+		snprintf(line, sizeof line, "%s, %lld unsent%s",
 			 json_is_true(json_object_get(u, "connected")) ? "connected" : "NOT connected",
-			 (long long)json_integer_value(json_object_get(u, "outbox_depth")));
+			 (long long)json_integer_value(json_object_get(u, "outbox_depth")), age);
 		cli_table_row(t, label, line);
 	}
 }

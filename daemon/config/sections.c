@@ -373,6 +373,10 @@ void cfg_parse_uplinks(struct ctx *c, json_t *root, struct config *cfg)
 	n = json_array_size(arr);
 	if (n == 0)
 		return;
+	if (n > CONFIG_LINKS_MAX - 1) {
+		cfg_err(c, "uplinks", "at most %d links", CONFIG_LINKS_MAX - 1);
+		return;
+	}
 	cfg->uplinks = calloc(n, sizeof(*cfg->uplinks));
 	if (!cfg->uplinks) {
 		cfg_err(c, "uplinks", "out of memory");

@@ -48,8 +48,8 @@ static const char sql_alarm_upsert[] =
 	"   last_event = excluded.last_event";
 
 static const char sql_outbox_add[] =
-	"INSERT INTO outbox (prio, topic, payload, qos, retain, created)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	"INSERT INTO outbox (prio, topic, payload, qos, retain, created, link)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /* last_seq never goes back, even if events were ever deleted. */
 static const char sql_last_seq_set[] =
@@ -60,7 +60,7 @@ static const char sql_last_seq_set[] =
 static int store_event_txn(struct store *st, int64_t seq, const char *alarm_id,
 			   enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
 			   int64_t ts_ms, const char *event_json, const struct alarm_state *s,
-			   const char *topic)
+			   const struct store_dest *dests, size_t ndests)
 {
 	sqlite3_stmt *q;
 
@@ -97,16 +97,17 @@ static int store_event_txn(struct store *st, int64_t seq, const char *alarm_id,
 	if (store_run(st, q, "write alarm state") < 0)
 		goto out_rollback;
 
-	/* 3. the outbox row: prio 0, QoS 1, not retained */
-	if (topic) {
+	/* 3. an outbox row per link that takes it: prio 0, QoS 1, not retained */
+	for (size_t i = 0; i < ndests; i++) {
 		if (!(q = store_stmt(st, sql_outbox_add)))
 			goto out_rollback;
 		sqlite3_bind_int(q, 1, PRIO_ALARM);
-		sqlite3_bind_text(q, 2, topic, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, dests[i].topic, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, event_json, -1, SQLITE_STATIC);
 		sqlite3_bind_int(q, 4, 1);
 		sqlite3_bind_int(q, 5, 0);
 		sqlite3_bind_int64(q, 6, util_wall_ms());
+		sqlite3_bind_text(q, 7, dests[i].link, -1, SQLITE_STATIC);
 		if (store_run(st, q, "queue event") < 0)
 			goto out_rollback;
 	}
@@ -121,8 +122,8 @@ static int store_event_txn(struct store *st, int64_t seq, const char *alarm_id,
 	/* On disk when COMMIT returns (synchronous=FULL). */
 	if (store_simple(st, store_sql_commit, "commit event") < 0)
 		goto out_rollback;
-	if (st->depth >= 0 && topic)
-		st->depth++;
+	if (st->depth >= 0)
+		st->depth += (int64_t)ndests;
 	if (st->seq >= 0 && seq > st->seq)
 		st->seq = seq;
 	/* committed: a failure to lower synchronous again costs speed only */
@@ -139,20 +140,21 @@ out_sync:
 int store_commit_event(struct store *st, int64_t seq, const char *alarm_id,
 		       enum alarm_event ev, enum yw_category cat, enum yw_severity sev,
 		       int64_t ts_ms, const char *event_json, const struct alarm_state *s,
-		       const char *topic)
+		       const struct store_dest *dests, size_t ndests)
 {
 	/* The batch first; a fold waits for the next flush. A batch that
 	 * fails is rolled back (its readings are lost), and the event is tried
 	 * all the same. */
 	store_commit_batch(st, false);
 	st->full = false;
-	if (store_event_txn(st, seq, alarm_id, ev, cat, sev, ts_ms, event_json, s, topic) == 0)
+	if (store_event_txn(st, seq, alarm_id, ev, cat, sev, ts_ms, event_json, s, dests, ndests) == 0)
 		return 0;
 	/* The disk or the budget is full: the oldest readings make room (one
 	 * step of size retention), and the event is tried once more. */
 	if (!st->full || store_make_room(st) <= 0)
 		return -1;
-	return store_event_txn(st, seq, alarm_id, ev, cat, sev, ts_ms, event_json, s, topic);
+	return store_event_txn(st, seq, alarm_id, ev, cat, sev, ts_ms, event_json, s, dests,
+			       ndests);
 }
 
 /* ---- the newest stamp ---- */
@@ -232,21 +234,25 @@ int store_alarm_load(struct store *st, const char *alarm_id, struct alarm_state 
 /* ---- outbox ---- */
 
 static const char sql_outbox_fetch[] =
-	"SELECT id, prio, topic, payload, qos, retain FROM outbox"
-	" WHERE (prio, id) > (?1, ?2)"
+	"SELECT id, prio, topic, payload, qos, retain, created FROM outbox"
+	" WHERE link = ?4 AND (prio, id) > (?1, ?2)"
 	" ORDER BY prio, id LIMIT ?3";
+
+static const char sql_outbox_link_count[] =
+	"SELECT count(*), coalesce(min(created), 0) FROM outbox WHERE link = ?1";
 
 static const char sql_outbox_delete[] = "DELETE FROM outbox WHERE id = ?1";
 
 static const char sql_outbox_count[] = "SELECT count(*) FROM outbox";
 
 static const char sql_outbox_same_topic[] =
-	"SELECT id FROM outbox WHERE prio = ?1 AND topic = ?2 AND retain = 1";
+	"SELECT id FROM outbox WHERE link = ?3 AND prio = ?1 AND topic = ?2 AND retain = 1";
 
 static const char sql_outbox_del[] = "DELETE FROM outbox WHERE id = ?1";
 
-int store_outbox_supersede(struct store *st, enum store_prio prio, const char *topic,
-			   const char *payload, int qos, const int64_t *inflight, size_t n)
+int store_outbox_supersede(struct store *st, const char *link, enum store_prio prio,
+			   const char *topic, const char *payload, int qos,
+			   const int64_t *inflight, size_t n)
 {
 	int64_t old[64];
 	size_t nold = 0;
@@ -258,6 +264,7 @@ int store_outbox_supersede(struct store *st, enum store_prio prio, const char *t
 		return -1;
 	sqlite3_bind_int(s, 1, (int)prio);
 	sqlite3_bind_text(s, 2, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, link, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && nold < 64) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		bool flying = false;
@@ -280,10 +287,10 @@ int store_outbox_supersede(struct store *st, enum store_prio prio, const char *t
 		if (st->depth > 0)
 			st->depth--;
 	}
-	return store_outbox_add(st, prio, topic, payload, qos, true);
+	return store_outbox_add(st, link, prio, topic, payload, qos, true);
 }
 
-int store_outbox_add(struct store *st, enum store_prio prio, const char *topic,
+int store_outbox_add(struct store *st, const char *link, enum store_prio prio, const char *topic,
 		     const char *payload, int qos, bool retain)
 {
 	sqlite3_stmt *s;
@@ -296,6 +303,7 @@ int store_outbox_add(struct store *st, enum store_prio prio, const char *topic,
 	sqlite3_bind_int(s, 4, qos);
 	sqlite3_bind_int(s, 5, retain);
 	sqlite3_bind_int64(s, 6, util_wall_ms());
+	sqlite3_bind_text(s, 7, link, -1, SQLITE_STATIC);
 	if (store_run(st, s, "queue message") < 0)
 		return -1;
 	if (st->depth >= 0)
@@ -313,7 +321,7 @@ void store_outbox_row_free(struct outbox_row *row)
 	row->payload = NULL;
 }
 
-int store_outbox_fetch(struct store *st, int after_prio, int64_t after_id,
+int store_outbox_fetch(struct store *st, const char *link, int after_prio, int64_t after_id,
 		       struct outbox_row *rows, int max)
 {
 	sqlite3_stmt *s;
@@ -327,6 +335,7 @@ int store_outbox_fetch(struct store *st, int after_prio, int64_t after_id,
 	sqlite3_bind_int(s, 1, after_prio);
 	sqlite3_bind_int64(s, 2, after_id);
 	sqlite3_bind_int(s, 3, max);
+	sqlite3_bind_text(s, 4, link, -1, SQLITE_STATIC);
 	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct outbox_row *r = &rows[n];
 		const char *topic = (const char *)sqlite3_column_text(s, 2);
@@ -336,6 +345,7 @@ int store_outbox_fetch(struct store *st, int after_prio, int64_t after_id,
 		r->prio = sqlite3_column_int(s, 1);
 		r->qos = sqlite3_column_int(s, 4);
 		r->retain = sqlite3_column_int(s, 5) != 0;
+		r->created = sqlite3_column_int64(s, 6);
 		r->topic = strdup(topic ? topic : "");
 		r->payload = strdup(payload ? payload : "");
 		n++;
@@ -377,4 +387,58 @@ int64_t store_outbox_depth(struct store *st)
 		return -1;
 	}
 	return st->depth;
+}
+
+int64_t store_outbox_link_depth(struct store *st, const char *link, int64_t *oldest)
+{
+	sqlite3_stmt *s = store_stmt(st, sql_outbox_link_count);
+	int64_t n = -1;
+
+	if (oldest)
+		*oldest = 0;
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, link, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		n = sqlite3_column_int64(s, 0);
+		if (oldest)
+			*oldest = sqlite3_column_int64(s, 1);
+	} else {
+		store_fail(st, "count a link's queue");
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
+int64_t store_outbox_drop_others(struct store *st, const char *const *keep, size_t n)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&sql, &len);
+	sqlite3_stmt *s = NULL;
+	int64_t dropped = -1;
+
+	if (!f)
+		return -1;
+	fputs("DELETE FROM outbox WHERE link NOT IN (''", f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, ", ?%zu", i + 1);
+	fputs(")", f);
+	fclose(f);
+	if (store_batch(st) < 0 || sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_fail(st, "drop the queues of removed links");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		sqlite3_bind_text(s, (int)i + 1, keep[i], -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		store_fail(st, "drop the queues of removed links");
+		goto out;
+	}
+	dropped = sqlite3_changes(st->db);
+	st->depth = -1;   /* counted again */
+out:
+	sqlite3_finalize(s);
+	free(sql);
+	return dropped;
 }

@@ -192,6 +192,11 @@ static const struct store_step store_migrations[] = {
 	  "DROP VIEW journal_readings;"
 	  "DROP VIEW chunk_readings;",
 	  store_views_sql, NULL },
+	/* 3 -> 4: one queue per MQTT link: every outbox row names its link (the
+	 * rows of a store written before are the mqtt link's). */
+	{ "ALTER TABLE outbox ADD COLUMN link TEXT NOT NULL DEFAULT 'mqtt';"
+	  "DROP INDEX outbox_prio_id;"
+	  "CREATE INDEX outbox_link_prio_id ON outbox (link, prio, id);", NULL, NULL },
 };
 
 _Static_assert(sizeof store_migrations / sizeof store_migrations[0] == STORE_SCHEMA_VERSION,

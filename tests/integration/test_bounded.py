@@ -23,12 +23,7 @@ def devices():
         for k in range(NPTS)]} for i in range(NDEV)]
 
 
-def io_wchar(pid):
-    with open("/proc/%d/io" % pid) as f:
-        for line in f:
-            if line.startswith("wchar:"):
-                return int(line.split()[1])
-    return 0
+io_wchar = yw.io_wchar
 
 
 def size(path):

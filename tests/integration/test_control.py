@@ -60,7 +60,8 @@ def test_ack_write_and_refusals(env):
         st = wait_for(lambda: (lambda r: r["uplinks"][0]["outbox_depth"] == 0 and r)(
             ctl(sock, {"cmd": "status"})), 10, "outbox drained")
         eq((st["ok"], st["pid"]), (True, d.pid), "status reply")
-        eq(st["uplinks"], [{"id": "mqtt", "connected": True, "outbox_depth": 0}], "uplinks")
+        eq(st["uplinks"], [{"id": "mqtt", "connected": True, "outbox_depth": 0, "oldest": None}],
+           "uplinks")
         eq(st["buses"], [{"id": "lan", "polled": True}], "buses")
         js = env.cli_json(path, "status")
         eq(js["daemon"], {"running": True, "pid": d.pid}, "status --json daemon")

@@ -397,9 +397,19 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
-def proc_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
+def proc_field(pid, name, key):
+    """The first number of the line KEY: of /proc/PID/NAME (0 when none)."""
+    with open("/proc/%d/%s" % (pid, name)) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def proc_rss_kb(pid):
+    return proc_field(pid, "status", "VmRSS")
+
+
+def io_wchar(pid):
+    """Bytes the process has written (to files, sockets, pipes)."""
+    return proc_field(pid, "io", "wchar")

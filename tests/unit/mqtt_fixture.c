@@ -407,8 +407,9 @@ int tl_open(struct tl *t, const struct tl_spec *s)
 	util_strlcpy(t->cfg.topic_prefix, "yw", sizeof t->cfg.topic_prefix);
 	t->cfg.keepalive_s = 30;
 	t->cfg.command_qos = 1;
+	const char *subs[] = { s->sub_topic, NULL };
 	t->m = mqtt_new(&t->cfg, s->will_topic, "{\"online\": false, \"reason\": \"lost\"}",
-			s->sub_topic, &tl_cb, t);
+			s->sub_topic ? subs : NULL, &tl_cb, t);
 	if (!t->m)
 		return -1;
 	active[nactive++] = t;

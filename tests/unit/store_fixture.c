@@ -260,7 +260,8 @@ int commit_ev(struct store *st, int64_t seq, const char *alarm, enum alarm_event
 
 	snprintf(topic, sizeof topic, "yardwatch/mangshi-hs07/gw1/alarm/%s/%s",
 		 config_category_name(cat), alarm);
-	r = store_commit_event(st, seq, alarm, ev, cat, sev, ts, j, &s, topic);
+	struct store_dest dest = { "mqtt", topic };
+	r = store_commit_event(st, seq, alarm, ev, cat, sev, ts, j, &s, &dest, 1);
 	free(j);
 	return r;
 }

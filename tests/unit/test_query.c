@@ -117,7 +117,8 @@ static int commit_ev(struct store *st, int64_t seq, const char *alarm, enum alar
 	snprintf(json, sizeof json, "{\"event_id\":\"gw1-%lld\",\"seq\":%lld,\"alarm\":\"%s\","
 		 "\"state\":\"%s\",\"ts\":\"%s\"}", (long long)seq, (long long)seq, alarm,
 		 alarm_event_name(ev), util_fmt_time(ts, t, sizeof t));
-	return store_commit_event(st, seq, alarm, ev, cat, sev, ts, json, &s, "p/alarm");
+	static const struct store_dest dest = { "mqtt", "p/alarm" };
+	return store_commit_event(st, seq, alarm, ev, cat, sev, ts, json, &s, &dest, 1);
 }
 
 static double pressure(int i)
@@ -168,7 +169,7 @@ static struct store *fill(const char *path, const struct config *cfg, int64_t no
 			now - 3 * HOUR, false) == 0);
 	CHECK(commit_ev(st, 3, "b3-meter.offline", ALARM_EV_RAISED, CAT_SYSTEM, SEV_MAJOR,
 			now - 2 * HOUR, true) == 0);
-	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/b3-meter/status", "{}", 1, true) == 0);
+	CHECK(store_outbox_add(st, "mqtt", PRIO_STATUS, "p/device/b3-meter/status", "{}", 1, true) == 0);
 	CHECK(store_flush(st) == 0);
 	return st;
 }

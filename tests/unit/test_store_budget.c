@@ -49,7 +49,7 @@ static void test_budget_pour(void)
 		if (s % 97 == 0) {
 			CHECK(commit_ev(st, ++events, "d001-high", ALARM_EV_RAISED, CAT_POWER,
 					SEV_MAJOR, ts, true) == 0);
-			CHECK(store_outbox_add(st, PRIO_STATUS, "t/status", "{\"online\":true}", 1,
+			CHECK(store_outbox_add(st, "mqtt", PRIO_STATUS, "t/status", "{\"online\":true}", 1,
 					       true) == 0);
 			status++;
 		}

@@ -61,7 +61,7 @@ static struct store *cli_fill_store(const char *path, struct config *cfg, struct
 			now - 3 * HOUR, false) == 0);
 	CHECK(commit_ev(st, 3, "b3-meter.offline", ALARM_EV_RAISED, CAT_SYSTEM, SEV_MAJOR,
 			now - 2 * HOUR, true) == 0);
-	CHECK(store_outbox_add(st, PRIO_STATUS, "p/device/b3-meter/status", "{}", 1, true) == 0);
+	CHECK(store_outbox_add(st, "mqtt", PRIO_STATUS, "p/device/b3-meter/status", "{}", 1, true) == 0);
 	CHECK(store_flush(st) == 0);
 	return st;
 }

@@ -306,6 +306,8 @@ static void test_migrate_v1(void)
 	CHECK(q_int(db, "PRAGMA user_version") == STORE_SCHEMA_VERSION);
 	CHECK(q_int(db, "SELECT count(*) FROM sqlite_schema WHERE name IN "
 		    "('readings','readings_new')") == 0);
+	/* version 4: the queued rows of an older store are the mqtt link's */
+	CHECK(q_int(db, "SELECT count(*) FROM outbox WHERE link <> 'mqtt'") == 0);
 	CHECK(q_int(db, "PRAGMA page_size") == 4096);      /* kept: no VACUUM */
 	CHECK(q_int(db, "SELECT count(*) FROM readings_all") == total);
 	CHECK(fabs(q_real(db, "SELECT sum(value) FROM readings_all") - sum) < 1e-6);

@@ -36,7 +36,7 @@ static void test_retention_age(void)
 	CHECK(store_device_poll(st, 0, &p) == 0);
 	CHECK(commit_ev(st, 1, "old-alarm", ALARM_EV_RAISED, CAT_FIRE, SEV_CRITICAL,
 			now - 3 * DAY, true) == 0);
-	CHECK(store_outbox_add(st, PRIO_STATUS, "t/old", "{}", 1, true) == 0);
+	CHECK(store_outbox_add(st, "mqtt", PRIO_STATUS, "t/old", "{}", 1, true) == 0);
 	CHECK(store_flush(st) == 0);
 	CHECK(store_maintain(st, now) == 0);
 
@@ -74,7 +74,7 @@ static void test_retention_size(void)
 	}
 	for (int i = 1; i <= 5; i++)
 		CHECK(commit_ev(st, i, "a", ALARM_EV_RAISED, CAT_WATER, SEV_MINOR, base + i, true) == 0);
-	CHECK(store_outbox_add(st, PRIO_STATUS, "t/x", "{\"a\":1}", 1, true) == 0);
+	CHECK(store_outbox_add(st, "mqtt", PRIO_STATUS, "t/x", "{\"a\":1}", 1, true) == 0);
 	CHECK(store_flush(st) == 0);
 
 	db = peek_open(path);
