@@ -23,6 +23,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "mqtt.h"
 #include "store.h"
@@ -34,6 +35,7 @@
 #define STOP_BUDGET_MS 3000   /* SIGTERM to exit: the SPEC allows 5 s */
 #define RELOAD_JOIN_MS 250    /* a reload waits this long for stopping workers */
 #define RETIRE_TICK_MS 20     /* how often a worker still stopping is looked at */
+#define LIVE_MS 1000          /* the status page's live snapshot: once a second */
 
 struct daemon {
 	const char *config_path;
@@ -50,6 +52,9 @@ struct daemon {
 	size_t nretiring;
 	struct mqtt_link *link;
 	struct ctl *ctl;            /* the control socket, or NULL */
+	struct http *http;          /* the status page, or NULL */
+	struct http_counts counts;  /* Modbus work per bus, for the status page */
+	int64_t next_live;          /* its next snapshot (monotonic ms) */
 	struct stat link_files[3];  /* the TLS files (CA, cert, key) the link was made with */
 	int sigfd;
 	int64_t watchdog_ms;        /* 0: no watchdog */
@@ -286,6 +291,33 @@ static void stop_ctl(struct daemon *dm)
 	dm->ctl = NULL;
 }
 
+/* ---------- bus results, the status page ---------- */
+
+/* The workers' results, oldest first, into the gateway (and the page's counters). */
+static void take_results(struct daemon *dm)
+{
+	for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
+		next = r->next;
+		http_counts_add(&dm->counts, dm->cfg, r);
+		gateway_on_result(dm->gw, r);
+		bus_result_free(r);
+	}
+}
+
+/* Hand the status page a snapshot of the gateway, once a second. */
+static void publish_live(struct daemon *dm, int64_t now)
+{
+	struct http_live *l;
+
+	if (!dm->http || now < dm->next_live)
+		return;
+	dm->next_live = now + LIVE_MS;
+	l = http_live_new(dm->cfg, &dm->counts);
+	if (l)
+		gateway_live(dm->gw, l);
+	http_publish(dm->http, l);
+}
+
 /* ---------- reload ---------- */
 
 static int find_bus(const struct config *cfg, const char *id)
@@ -352,11 +384,7 @@ static void reload(struct daemon *dm)
 	dm->nworkers = 0;
 	reap_retiring(dm, RELOAD_JOIN_MS);
 	/* Results still queued refer to the old config: apply them first. */
-	for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
-		next = r->next;
-		gateway_on_result(dm->gw, r);
-		bus_result_free(r);
-	}
+	take_results(dm);
 	gateway_flush(dm->gw);
 	/* The link keeps its own copy of what it was made from: it goes on when
 	 * none of that changed (the session and its subscription stay), else
@@ -378,6 +406,8 @@ static void reload(struct daemon *dm)
 			stop_ctl(dm);
 			start_ctl(dm);
 		}
+		http_reconfigure(&dm->http, dm->cfg);
+		dm->next_live = 0;
 	}
 	if (dm->cli_log_level < 0)
 		log_set_level(dm->cfg->log_level);
@@ -449,6 +479,9 @@ static int run(struct daemon *dm)
 		}
 		if (dm->watchdog_ms > 0 && dm->next_watchdog - now < timeout)
 			timeout = (int)(dm->next_watchdog - now);
+		publish_live(dm, now);
+		if (dm->http && dm->next_live - now < timeout)
+			timeout = (int)(dm->next_live - now);
 		/* workers still stopping after a reload: look again soon, and
 		 * start the buses that wait for their lines */
 		if (dm->nretiring > 0) {
@@ -491,13 +524,8 @@ static int run(struct daemon *dm)
 				}
 			}
 		}
-		if (n > 0 && (pfd[1].revents & POLLIN)) {
-			for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
-				next = r->next;
-				gateway_on_result(dm->gw, r);
-				bus_result_free(r);
-			}
-		}
+		if (n > 0 && (pfd[1].revents & POLLIN))
+			take_results(dm);
 		if (dm->link)
 			mqtt_service(dm->link, imq >= 0 && n > 0 ? pfd[imq].revents : 0, now);
 		/* after a reload the socket may be another: its fds were not polled */
@@ -582,6 +610,7 @@ int main(int argc, char **argv)
 		goto out_workers;
 	gateway_attach(dm.gw, dm.workers, dm.link);
 	start_ctl(&dm);
+	dm.http = http_start(dm.cfg);
 	watchdog_setup(&dm);
 	notify("READY=1");
 	log_info("main", "polling started");
@@ -590,17 +619,15 @@ int main(int argc, char **argv)
 
 	notify("STOPPING=1");
 	stop_workers(&dm, STOP_BUDGET_MS);
-	for (struct bus_result *r = bus_queue_take(dm.q), *next; r; r = next) {
-		next = r->next;
-		gateway_on_result(dm.gw, r);
-		bus_result_free(r);
-	}
+	take_results(&dm);
 	gateway_flush(dm.gw);
 	stop_ctl(&dm);
 	gateway_attach(dm.gw, NULL, dm.link);
 	stop_link(&dm, true);
 	log_info("main", "stopped");
 out_workers:
+	http_stop(dm.http);
+	http_counts_free(&dm.counts);
 	stop_ctl(&dm);
 	stop_workers(&dm, STOP_BUDGET_MS);
 	stop_link(&dm, false);

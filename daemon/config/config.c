@@ -45,6 +45,9 @@
  *  - mqtt.password_file needs mqtt.username. mqtt.tls files are only allowed
  *    when some broker is mqtts://; cert_file and key_file go together.
  *    topic_prefix may not contain + or #, empty levels, or start with $.
+ *  - http.listen is an IPv4 address or a bracketed IPv6 address and a port
+ *    (no host names: nothing to resolve at start); http.password_file may
+ *    not be empty.
  *  - An alarm on a disabled device is a warning (it can never fire).
  *  - A serial device that does not exist is a warning (plugged in later).
  */
@@ -64,8 +67,8 @@ const char *const config_when_names[CONFIG_NWHENS] = {"above", "below", "equals"
 const char *const config_bus_type_names[CONFIG_NBUS_TYPES] = {"rtu", "tcp", "rtu-tcp"};
 
 static const char *const root_keys[] = {
-	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "buses",
-	"devices", "alarms", NULL
+	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "http",
+	"buses", "devices", "alarms", NULL
 };
 
 struct config *config_load(const char *path, const char *profiles_dir_override,
@@ -109,6 +112,7 @@ struct config *config_load(const char *path, const char *profiles_dir_override,
 	c.profiles_dir = cfg->profiles_dir;
 	cfg_parse_control(&c, root, cfg);
 	cfg_parse_mqtt(&c, root, cfg);
+	cfg_parse_http(&c, root, cfg);
 	cfg_parse_buses(&c, root, cfg);
 	cfg_parse_devices(&c, root, cfg);
 	cfg_parse_alarms(&c, root, cfg);
@@ -144,6 +148,7 @@ void config_free(struct config *cfg)
 	free(cfg->mqtt.brokers);
 	/* the password is a secret: do not leave it in freed memory */
 	explicit_bzero(cfg->mqtt.password, sizeof(cfg->mqtt.password));
+	explicit_bzero(cfg->http.password, sizeof(cfg->http.password));
 	free(cfg);
 }
 
