@@ -405,7 +405,16 @@ static void point_head(const struct http_ctx *c, struct hbuf *b, const struct qu
 {
 	const struct http_view_dev *vd = http_view_dev(c->view, p->device);
 	char v[NUMFMT_LEN], t[HTTP_TIME_LEN];
+	int worst = CONFIG_NSEVERITIES;   /* of the point's active alarms: none */
 
+	for (size_t i = 0; i < nevs; i++) {
+		json_error_t err;
+		json_t *ev = query_json_event(&evs[i], &err);
+		const char *pt = ev ? jstr(ev, "point") : NULL;
+		if (pt && strcmp(pt, p->id) == 0 && sev_index(jstr(ev, "severity")) < worst)
+			worst = sev_index(jstr(ev, "severity"));
+		json_decref(ev);
+	}
 	http_page_head(b, p->id, HTTP_POINT_REFRESH_S);
 	hb_puts(b, "<p><a href=\"/\">&larr; all devices</a></p><header><h1>");
 	hb_html(b, p->id);
@@ -416,7 +425,12 @@ static void point_head(const struct http_ctx *c, struct hbuf *b, const struct qu
 	}
 	hb_puts(b, "device ");
 	hb_html(b, p->device);
-	hb_puts(b, "</p></header>\n<div class=\"card\"><span class=\"big\">");
+	if (worst < CONFIG_NSEVERITIES)   /* in alarm: the value in the alarm's colour */
+		hb_printf(b, "</p></header>\n<div class=\"card\" style=\"border-left-color:%s\">"
+			     "<span class=\"big\" style=\"color:%s\">", sev_colour[worst],
+			  sev_colour[worst]);
+	else
+		hb_puts(b, "</p></header>\n<div class=\"card\"><span class=\"big\">");
 	http_fmt_value(&p->latest, p->type, v, sizeof v);
 	hb_html(b, *v ? v : "\xe2\x80\x94");
 	if (*v && *p->unit) {
