@@ -133,7 +133,7 @@ void hb_label(struct hbuf *b, const char *s)
 
 char *http_local_time(int64_t ms, char *buf, size_t len)
 {
-	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	time_t secs;
 	struct tm tm;
 	long off, aoff;
 
@@ -141,6 +141,7 @@ char *http_local_time(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "-");
 		return buf;
 	}
+	secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	if (!localtime_r(&secs, &tm))
 		return util_fmt_time(ms, buf, len);
 	off = tm.tm_gmtoff;
