@@ -25,6 +25,13 @@ def device_polls(env, path, dev="p1"):
     return [d for d in env.cli_json(path, "devices") if d["id"] == dev][0]["polls"]
 
 
+def all_online(env, path):
+    """Every device online: the list is not empty (a store the daemon has
+    opened but not yet configured lists none)."""
+    devs = env.cli_json(path, "devices")
+    return devs and all(x["state"] == "online" for x in devs)
+
+
 def ctl_reads(env):
     return env.log("daemon").count("for the control socket")
 
@@ -37,7 +44,7 @@ def test_read_and_scan_through_the_daemon(env):
     sim = env.sim(path, port=port)
     pin(env, sim)
     d = env.daemon(path)
-    wait_for(lambda: all(x["state"] == "online" for x in env.cli_json(path, "devices")), 15,
+    wait_for(lambda: all_online(env, path), 15,
              "devices online")
     rc, out, err = cli("-c", path, "read", "--bus", "lan", "--unit", "2", "--table", "input",
                        "--address", "0", "--type", "float32", "--json")
@@ -91,7 +98,7 @@ def test_serial_line_held_by_the_daemon(env):
     sim = env.sim(path, rtu=b)
     pin(env, sim)
     d = env.daemon(path)
-    wait_for(lambda: all(x["state"] == "online" for x in env.cli_json(path, "devices")), 15,
+    wait_for(lambda: all_online(env, path), 15,
              "devices online")
     # through the daemon: by bus, and by the tty of its bus
     for target in (["--bus", "rs485"], ["--rtu", a, "--baud", "19200"]):
@@ -146,7 +153,7 @@ def test_rtu_tcp_read_and_scan(env):
     eq({r["unit"]: r["profile"] for r in rows}[2], "eastron-sdm120", "identified over rtu-tcp")
     # with the daemon on that line: through it
     d = env.daemon(path)
-    wait_for(lambda: all(x["state"] == "online" for x in env.cli_json(path, "devices")), 15,
+    wait_for(lambda: all_online(env, path), 15,
              "online over rtu-tcp")
     rc, out, err = cli("-c", path, "scan", *target, "--units", "1-10", "--json")
     eq((rc, [r["unit"] for r in json.loads(out)]), (0, FOUND), "scan through the daemon: " + err)
