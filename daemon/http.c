@@ -3,10 +3,11 @@
  * in the first call of the access handler, when its headers are in: size
  * (431), method (405), body (413), auth (401), path and arguments (404,
  * 400), then the handler of its path builds the whole answer in memory
- * (one read transaction of the store, closed before anything is sent) and
- * it is queued. Nothing of a request waits for the network while it holds
- * the store, and nothing the main loop does waits for a request: it hands
- * over snapshots by swapping a pointer under a mutex.
+ * (from the latest snapshot, or in one read transaction of the store,
+ * closed before anything is sent) and it is queued. Nothing of a request
+ * waits for the network while it holds the store, and nothing the main
+ * loop does waits for a request: it hands over snapshots by swapping a
+ * pointer under a mutex.
  */
 #include "http.h"
 
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,9 +41,9 @@ struct http {
 	char listen[YW_TEXT_MAX];
 	char store_path[YW_PATH_MAX];
 	int pid;
-	pthread_mutex_t mu;          /* guards the two pointers below */
-	struct http_view *view;
-	struct http_live *live;
+	struct http_view *view;      /* the config's view (main thread only) */
+	pthread_mutex_t mu;          /* guards LIVE, the pointer */
+	struct http_live *live;      /* the latest snapshot, with its view */
 	struct query *q;             /* the server thread's, opened on first use */
 	size_t held;                 /* bytes of answers queued (server thread) */
 };
@@ -146,17 +148,29 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
-/* The handler of R's route, with the snapshots of now. */
-static int dispatch(struct http *h, const struct http_req *r, struct hbuf *b, char *err,
-		    size_t errlen)
+/* The store's footprint on disk: the file and its WAL. */
+static int64_t store_bytes(const char *path)
+{
+	char wal[YW_PATH_MAX + 8];
+	struct stat a, b;
+
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	return (stat(path, &a) == 0 ? (int64_t)a.st_size : 0) +
+	       (stat(wal, &b) == 0 ? (int64_t)b.st_size : 0);
+}
+
+/* The handler of R's route, with the snapshot LIVE. */
+static int dispatch(struct http *h, const struct http_req *r, struct http_live *live,
+		    struct hbuf *b, char *err, size_t errlen)
 {
 	struct http_ctx c;
-	struct http_view *view;
-	struct http_live *live;
 	char qerr[YW_TEXT_MAX + YW_PATH_MAX];
 	int status;
 
-	if (!h->q && query_open(h->store_path, &h->q, qerr, sizeof qerr) != QUERY_OK) {
+	/* the page and the metrics are made from the snapshot alone */
+	bool store = r->route != HTTP_R_PAGE && r->route != HTTP_R_METRICS;
+
+	if (store && !h->q && query_open(h->store_path, &h->q, qerr, sizeof qerr) != QUERY_OK) {
 		snprintf(err, errlen, "the store cannot be read: %.200s", qerr);
 		h->q = NULL;
 		return 503;
@@ -166,18 +180,15 @@ static int dispatch(struct http *h, const struct http_req *r, struct hbuf *b, ch
 	c.req = r;
 	c.now = util_wall_ms();
 	c.pid = h->pid;
-	pthread_mutex_lock(&h->mu);
-	c.view = view = http_view_ref(h->view);
-	c.live = live = http_live_ref(h->live);
-	pthread_mutex_unlock(&h->mu);
+	c.view = live->view;
+	c.live = live;
+	c.store_bytes = store_bytes(h->store_path);
 	switch (r->route) {
 	case HTTP_R_PAGE: status = http_page_index(&c, b); break;
 	case HTTP_R_POINT: status = http_page_point(&c, b); break;
 	case HTTP_R_METRICS: status = http_metrics(&c, b); break;
 	default: status = http_api(&c, b); break;
 	}
-	http_view_unref(view);
-	http_live_unref(live);
 	if (status == 200 && b->failed) {
 		snprintf(err, errlen, "the answer would pass %u MB", HTTP_ANSWER_MAX >> 20);
 		status = 500;
@@ -207,12 +218,13 @@ static enum MHD_Result decide(struct http *h, struct MHD_Connection *conn, struc
 	const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	struct args a = { .header_bytes = strlen(url) + strlen(method) + 12 };
+	struct http_live *live;
 	struct http_req r;
 	struct hbuf b;
 	char err[256] = "";
-	bool authorized = true;
 	int status;
 
+	hb_init(&b, HTTP_ANSWER_MAX);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &a);
 	if (a.header_bytes > HTTP_HEADER_MAX)
 		return refuse(h, conn, hc, 431, "the request's header is over 8 KB");
@@ -222,21 +234,27 @@ static enum MHD_Result decide(struct http *h, struct MHD_Connection *conn, struc
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding"))
 		return refuse(h, conn, hc, 413, "a request here has no body");
 	pthread_mutex_lock(&h->mu);
-	if (h->view && h->view->password[0])
-		authorized = http_auth_ok(auth, h->view->password);
+	live = http_live_ref(h->live);
 	pthread_mutex_unlock(&h->mu);
-	if (!authorized)
+	if (!live)   /* the first snapshot comes with the main loop's first turn */
+		return refuse(h, conn, hc, 503, "starting");
+	if (live->view->password[0] && !http_auth_ok(auth, live->view->password)) {
+		http_live_unref(live);
 		return refuse(h, conn, hc, 401, "user yardwatch and the password of http.password_file");
+	}
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, take_arg, &a);
 	status = http_req_parse(url, a.keys, a.vals, a.n, util_wall_ms(), &r, err, sizeof err);
-	if (status == HTTP_PARSE_NOT_FOUND)
-		return refuse(h, conn, hc, 404, "see / for the status page, /metrics, /api/...");
-	if (status != HTTP_PARSE_OK)
-		return refuse(h, conn, hc, 400, err);
-	if (h->held > HTTP_HELD_MAX)
-		return refuse(h, conn, hc, 503, "busy: too many answers not yet read");
-	hb_init(&b, HTTP_ANSWER_MAX);
-	status = dispatch(h, &r, &b, err, sizeof err);
+	if (status == HTTP_PARSE_OK && h->held > HTTP_HELD_MAX) {
+		status = 503;
+		snprintf(err, sizeof err, "busy: too many answers not yet read");
+	} else if (status == HTTP_PARSE_OK) {
+		status = dispatch(h, &r, live, &b, err, sizeof err);
+	} else {
+		status = status == HTTP_PARSE_NOT_FOUND ? 404 : 400;
+		if (status == 404)
+			snprintf(err, sizeof err, "see / for the status page, /metrics, /api/...");
+	}
+	http_live_unref(live);
 	if (status != 200) {
 		hb_free(&b);
 		if (status >= 500)
@@ -402,7 +420,7 @@ void http_stop(struct http *h)
 void http_reconfigure(struct http **hp, const struct config *cfg)
 {
 	struct http *h = *hp;
-	struct http_view *v, *old;
+	struct http_view *v;
 
 	if (h && (!cfg->http.enabled || strcmp(h->listen, cfg->http.listen) != 0)) {
 		log_info("http", "%s: %s", h->listen, cfg->http.enabled ? "moving" : "stopping");
@@ -413,16 +431,19 @@ void http_reconfigure(struct http **hp, const struct config *cfg)
 		*hp = http_start(cfg);
 		return;
 	}
+	/* the next snapshot brings it to the server's thread */
 	v = http_view_new(cfg);
 	if (!v) {
 		log_error("http", "out of memory: the page keeps the old config");
 		return;
 	}
-	pthread_mutex_lock(&h->mu);
-	old = h->view;
+	http_view_unref(h->view);
 	h->view = v;
-	pthread_mutex_unlock(&h->mu);
-	http_view_unref(old);
+}
+
+struct http_live *http_snapshot(struct http *h, const struct http_counts *c)
+{
+	return h ? http_live_new(h->view, c) : NULL;
 }
 
 void http_publish(struct http *h, struct http_live *l)

@@ -4,10 +4,11 @@
  * for people, /api/... (the command line's JSON) and /metrics (Prometheus).
  *
  * libmicrohttpd runs it in a thread of its own, so no client can delay
- * polling or alarm delivery: that thread reads the store through its own
- * read-only connection (store/query.h) and the snapshots the main loop
- * publishes (http_live.h); it never touches the gateway, the config or the
- * main thread's store. Bounds: connections (in all and per address), an
+ * polling or alarm delivery: that thread makes the page and /metrics from
+ * the snapshots the main loop publishes (http_live.h), and reads the store
+ * for the API and a point's history through its own read-only connection
+ * (store/query.h); it never touches the gateway, the config or the main
+ * thread's store. Bounds: connections (in all and per address), an
  * idle timeout, the request's size (a header over 8 KB is 431, any body
  * 413), only GET and HEAD (405), the memory held by answers not yet sent.
  * With http.password_file every path asks for basic auth.
@@ -31,7 +32,11 @@ struct http *http_start(const struct config *cfg);
  * alarms). *H is replaced. */
 void http_reconfigure(struct http **h, const struct config *cfg);
 
-/* The latest live snapshot (taken: the server keeps a reference). */
+/* A new live snapshot against the server's view of the config, with the
+ * counters in C, for gateway_live() to fill; NULL when H is (no server) or
+ * out of memory. */
+struct http_live *http_snapshot(struct http *h, const struct http_counts *c);
+/* Hand it over (taken: the server keeps a reference). */
 void http_publish(struct http *h, struct http_live *l);
 
 /* Stop: open connections are closed, the thread joined. NULL is a no-op. */

@@ -44,7 +44,7 @@ static json_t *api_status_doc(struct http_ctx *c, const struct query_status *st)
 {
 	json_t *o = query_json_status(st), *ups = json_array();
 
-	for (size_t i = 0; ups && c->live && i < c->live->nuplinks; i++) {
+	for (size_t i = 0; ups && i < c->live->nuplinks; i++) {
 		const struct http_uplink *u = &c->live->uplinks[i];
 		json_array_append_new(ups, json_pack("{s:s, s:b, s:I}", "id", u->id, "connected",
 						     u->connected, "outbox_depth",

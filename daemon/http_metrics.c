@@ -7,14 +7,12 @@
  * store's size, and the standard process_* set read from /proc/self. Label
  * values are escaped (hb_label). docs/status-page.md lists every family.
  *
- * Devices, points and alarms come from the store (one read transaction,
- * as on the page); the links, the buses and the clock from the live
- * snapshot.
+ * All of it comes from the live snapshot and its view of the config (and
+ * /proc/self): no store query, so a scrape every second costs little.
  */
 #include "http_int.h"
 
 #include <dirent.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,10 +122,9 @@ static void metrics_process(struct hbuf *b, int64_t now)
 static void metrics_live(const struct http_ctx *c, struct hbuf *b)
 {
 	const struct http_live *l = c->live;
+	const struct http_view *v = c->view;
 	static const char *const kinds[] = { "timeout", "exception", "crc", "gateway", "other" };
 
-	if (!l)
-		return;
 	family(b, "yardwatch_start_time_seconds", "gauge", "When yardwatchd started, in seconds since the epoch.");
 	sample_real(b, "yardwatch_start_time_seconds", 0, NULL, (double)l->started_ms / 1e3);
 	family(b, "yardwatch_clock_set", "gauge",
@@ -135,22 +132,21 @@ static void metrics_live(const struct http_ctx *c, struct hbuf *b)
 	sample_int(b, "yardwatch_clock_set", 0, NULL, l->clock_set);
 	family(b, "yardwatch_modbus_requests_total", "counter",
 	       "Modbus requests that failed since the daemon started, by bus and kind.");
-	for (size_t i = 0; i < l->nbuses; i++) {
-		const struct http_modbus *m = &l->buses[i].n;
-		const int64_t v[] = { m->timeout, m->exception, m->crc, m->gateway, m->other };
+	for (size_t i = 0; i < v->nbuses; i++) {
+		const struct http_modbus *m = &l->bus_n[i];
+		const int64_t n[] = { m->timeout, m->exception, m->crc, m->gateway, m->other };
 		for (int k = 0; k < 5; k++) {
-			const char *kv[] = { "bus", l->buses[i].id, "result", kinds[k] };
-			sample_int(b, "yardwatch_modbus_requests_total", 2, kv, (long long)v[k]);
+			const char *kv[] = { "bus", v->buses[i], "result", kinds[k] };
+			sample_int(b, "yardwatch_modbus_requests_total", 2, kv, (long long)n[k]);
 		}
 	}
 	family(b, "yardwatch_modbus_polls_total", "counter",
 	       "Device polls since the daemon started, by bus and result (ok: the device answered).");
-	for (size_t i = 0; i < l->nbuses; i++) {
-		const char *ok[] = { "bus", l->buses[i].id, "result", "ok" };
-		const char *bad[] = { "bus", l->buses[i].id, "result", "failed" };
-		sample_int(b, "yardwatch_modbus_polls_total", 2, ok, (long long)l->buses[i].n.polls_ok);
-		sample_int(b, "yardwatch_modbus_polls_total", 2, bad,
-			   (long long)l->buses[i].n.polls_failed);
+	for (size_t i = 0; i < v->nbuses; i++) {
+		const char *ok[] = { "bus", v->buses[i], "result", "ok" };
+		const char *bad[] = { "bus", v->buses[i], "result", "failed" };
+		sample_int(b, "yardwatch_modbus_polls_total", 2, ok, (long long)l->bus_n[i].polls_ok);
+		sample_int(b, "yardwatch_modbus_polls_total", 2, bad, (long long)l->bus_n[i].polls_failed);
 	}
 	family(b, "yardwatch_uplink_connected", "gauge", "1 when the MQTT link is connected.");
 	for (size_t i = 0; i < l->nuplinks; i++) {
@@ -165,48 +161,43 @@ static void metrics_live(const struct http_ctx *c, struct hbuf *b)
 	}
 }
 
-static void metrics_devices(struct hbuf *b, const struct query_device *devs, size_t n,
-			    const struct query_point *pts, size_t npts)
+static void metrics_devices(const struct http_ctx *c, struct hbuf *b)
 {
+	const struct http_live *l = c->live;
+	const struct http_view *v = c->view;
+
 	family(b, "yardwatch_device_up", "gauge",
-	       "1 when the device answers its polls, 0 when it is offline (disabled devices are not listed).");
-	for (size_t i = 0; i < n; i++) {
-		const char *kv[] = { "device", devs[i].id, "bus", devs[i].bus };
-		if (strcmp(devs[i].state, "disabled") != 0)
-			sample_int(b, "yardwatch_device_up", 2, kv, strcmp(devs[i].state, "online") == 0);
+	       "1 when the device answers its polls, 0 when it does not (disabled devices are not listed).");
+	for (size_t d = 0; d < v->ndevs; d++) {
+		const char *kv[] = { "device", v->devs[d].id, "bus", v->devs[d].bus };
+		if (v->devs[d].enabled)
+			sample_int(b, "yardwatch_device_up", 2, kv, l->devs[d].state == 1);
 	}
 	family(b, "yardwatch_device_last_ok_timestamp_seconds", "gauge",
-	       "The device's last good poll, in seconds since the epoch.");
-	for (size_t i = 0; i < n; i++) {
-		const char *kv[] = { "device", devs[i].id };
-		if (devs[i].last_ok != QUERY_NO_TIME)
+	       "The device's last good poll since the daemon started, in seconds since the epoch.");
+	for (size_t d = 0; d < v->ndevs; d++) {
+		const char *kv[] = { "device", v->devs[d].id };
+		if (l->devs[d].last_ok_ms > 0)
 			sample_real(b, "yardwatch_device_last_ok_timestamp_seconds", 1, kv,
-				    (double)devs[i].last_ok / 1e3);
+				    (double)l->devs[d].last_ok_ms / 1e3);
 	}
 	family(b, "yardwatch_point_value", "gauge",
 	       "The latest value of each point whose latest read was good, in its unit (bool: 0 or 1).");
-	for (size_t i = 0; i < npts; i++) {
-		const struct query_point *p = &pts[i];
-		const char *kv[] = { "device", p->device, "point", p->point, "unit", p->unit };
-		if (p->latest.has_value && p->latest.quality == Q_GOOD)
-			sample_real(b, "yardwatch_point_value", 3, kv,
-				    p->type == TYPE_BOOL ? (p->latest.value != 0) : p->latest.value);
+	for (size_t d = 0; d < v->ndevs; d++) {
+		for (size_t i = v->devs[d].first; i < v->devs[d].first + v->devs[d].npoints; i++) {
+			const struct http_view_point *p = &v->points[i];
+			const char *kv[] = { "device", v->devs[d].id, "point", p->name, "unit", p->unit };
+			if (l->quality[i] == Q_GOOD)
+				sample_real(b, "yardwatch_point_value", 3, kv,
+					    p->type == TYPE_BOOL ? (l->values[i] != 0) : l->values[i]);
+		}
 	}
 }
 
-static bool is_active(const struct query_event *evs, size_t n, const char *alarm)
+/* Every alarm of the config and every device's offline alarm, 0 or 1. */
+static void metrics_alarms(const struct http_ctx *c, struct hbuf *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(evs[i].alarm, alarm) == 0)
-			return true;
-	return false;
-}
-
-/* Every alarm of the config and every device's offline alarm, 0 or 1; an
- * alarm active in the store that the config no longer has is listed too. */
-static void metrics_alarms(const struct http_ctx *c, struct hbuf *b, const struct query_event *evs,
-			   size_t n)
-{
+	const struct http_live *l = c->live;
 	const struct http_view *v = c->view;
 	char id[YW_FULLID_MAX];
 
@@ -215,74 +206,28 @@ static void metrics_alarms(const struct http_ctx *c, struct hbuf *b, const struc
 		const struct http_view_alarm *a = &v->alarms[i];
 		const char *kv[] = { "alarm", a->id, "severity", config_severity_name(a->severity),
 				     "category", config_category_name(a->category) };
-		sample_int(b, "yardwatch_alarm_active", 3, kv, is_active(evs, n, a->id));
+		sample_int(b, "yardwatch_alarm_active", 3, kv, l->alarm_active[i]);
 	}
-	for (size_t i = 0; i < v->ndevs; i++) {
-		const struct http_view_dev *d = &v->devs[i];
-		snprintf(id, sizeof id, "%s.offline", d->id);
-		const char *kv[] = { "alarm", id, "severity", config_severity_name(d->offline_severity),
-				     "category", config_category_name(d->category) };
-		sample_int(b, "yardwatch_alarm_active", 3, kv, is_active(evs, n, id));
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *dot = strrchr(evs[i].alarm, '.');
-		bool known = http_view_alarm(v, evs[i].alarm) ||
-			     (dot && strcmp(dot, ".offline") == 0 &&
-			      snprintf(id, sizeof id, "%.*s", (int)(dot - evs[i].alarm), evs[i].alarm) > 0 &&
-			      http_view_dev(v, id));
-		if (known)
-			continue;
-		json_t *ev = json_loads(evs[i].json, 0, NULL);
-		const char *kv[] = { "alarm", evs[i].alarm,
-				     "severity", json_string_value(json_object_get(ev, "severity")),
-				     "category", json_string_value(json_object_get(ev, "category")) };
-		kv[3] = kv[3] ? kv[3] : "";
-		kv[5] = kv[5] ? kv[5] : "";
-		sample_int(b, "yardwatch_alarm_active", 3, kv, 1);
-		json_decref(ev);
+	for (size_t d = 0; d < v->ndevs; d++) {
+		const struct http_view_dev *vd = &v->devs[d];
+		snprintf(id, sizeof id, "%s.offline", vd->id);
+		const char *kv[] = { "alarm", id, "severity", config_severity_name(vd->offline_severity),
+				     "category", config_category_name(vd->category) };
+		sample_int(b, "yardwatch_alarm_active", 3, kv, l->devs[d].offline_active);
 	}
 }
 
 int http_metrics(struct http_ctx *c, struct hbuf *b)
 {
-	struct query_status st;
-	struct query_device *devs = NULL;
-	struct query_point *pts = NULL;
-	struct query_event *evs = NULL;
-	size_t ndevs = 0, npts = 0, nevs = 0;
-	int rc;
+	const char *kv[] = { "version", YW_VERSION };
 
-	memset(&st, 0, sizeof st);
-	if (query_begin(c->q) != QUERY_OK)
-		return http_store_fail(c);
-	rc = query_status(c->q, &st);
-	if (rc == QUERY_OK)
-		rc = query_devices(c->q, &devs, &ndevs);
-	if (rc == QUERY_OK)
-		rc = query_points(c->q, NULL, &pts, &npts);
-	if (rc == QUERY_OK)
-		rc = query_alarms(c->q, true, INT64_MIN, &evs, &nevs);
-	query_end(c->q);
-	if (rc != QUERY_OK) {
-		rc = http_store_fail(c);
-		goto out_free;
-	}
 	family(b, "yardwatch_build_info", "gauge", "The version of yardwatchd, as a label; always 1.");
-	{
-		const char *kv[] = { "version", YW_VERSION };
-		sample_int(b, "yardwatch_build_info", 1, kv, 1);
-	}
+	sample_int(b, "yardwatch_build_info", 1, kv, 1);
 	metrics_live(c, b);
-	metrics_devices(b, devs, ndevs, pts, npts);
-	metrics_alarms(c, b, evs, nevs);
+	metrics_devices(c, b);
+	metrics_alarms(c, b);
 	family(b, "yardwatch_store_bytes", "gauge", "What the store takes on disk: the file and its WAL.");
-	sample_int(b, "yardwatch_store_bytes", 0, NULL, (long long)st.db_bytes);
+	sample_int(b, "yardwatch_store_bytes", 0, NULL, (long long)c->store_bytes);
 	metrics_process(b, c->now);
-	rc = 200;
-out_free:
-	query_status_free(&st);
-	free(devs);
-	free(pts);
-	query_events_free(evs, nevs);
-	return rc;
+	return 200;
 }

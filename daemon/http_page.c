@@ -6,6 +6,9 @@
  * is SVG drawn here, nothing is fetched from elsewhere (the site may have
  * no internet). Every text from the config, the store or a device is
  * escaped (hb_html). Times are the gateway's local time with its offset.
+ * The status page is made from the live snapshot alone (http_live.h): no
+ * store query, so a phone left on it costs next to nothing; the point page
+ * (http_point.c) reads the point's history from the store.
  */
 #include "http_int.h"
 
@@ -21,7 +24,8 @@
 #include "version.h"
 
 /* Severity colours: critical, major, minor, warning. */
-static const char *const sev_colour[] = { "#b71c1c", "#d84315", "#f9a825", "#1565c0" };
+const char *const http_sev_colour[CONFIG_NSEVERITIES] = { "#b71c1c", "#d84315", "#f9a825",
+							  "#1565c0" };
 
 static const char style[] =
 	"*{box-sizing:border-box}"
@@ -86,11 +90,11 @@ char *http_fmt_value(const struct query_reading *r, enum yw_type type, char *buf
 }
 
 /* A time in a table: the clock time when it is today, else the date too. */
-static const char *short_time(int64_t ms, int64_t now, char *buf, size_t len)
+const char *http_short_time(int64_t ms, int64_t now, char *buf, size_t len)
 {
 	char full[HTTP_TIME_LEN], today[HTTP_TIME_LEN];
 
-	if (ms == QUERY_NO_TIME)
+	if (ms == QUERY_NO_TIME || ms <= 0)
 		return "never";
 	http_local_time(ms, full, sizeof full);
 	http_local_time(now, today, sizeof today);
@@ -101,58 +105,12 @@ static const char *short_time(int64_t ms, int64_t now, char *buf, size_t len)
 	return buf;
 }
 
-/* "12:10:03 (45 s ago)" */
-static void when_ago(struct hbuf *b, int64_t ms, int64_t now)
-{
-	char t[HTTP_TIME_LEN], d[32];
-
-	if (ms == QUERY_NO_TIME) {
-		hb_puts(b, "never");
-		return;
-	}
-	hb_printf(b, "%s (%s ago)", short_time(ms, now, t, sizeof t),
-		  http_duration(now - ms, d, sizeof d));
-}
-
-static const char *jstr(json_t *o, const char *key)
+const char *http_jstr(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
 }
 
-/* ---- the gateway ---------------------------------------------------------- */
-
-static void page_gateway(const struct http_ctx *c, struct hbuf *b, const struct query_status *st)
-{
-	const struct http_live *l = c->live;
-	char t[HTTP_TIME_LEN], d[32];
-
-	hb_puts(b, "<ul class=\"facts card\">");
-	if (l) {
-		hb_printf(b, "<li>Running %s, since %s</li>",
-			  http_duration(c->now - l->started_ms, d, sizeof d),
-			  http_local_time(l->started_ms, t, sizeof t));
-		hb_printf(b, "<li>Clock: %s</li>", l->clock_set ? "set" :
-			  "<b>NOT set</b> (times are estimates until it is)");
-		for (size_t i = 0; i < l->nuplinks; i++) {
-			const struct http_uplink *u = &l->uplinks[i];
-			hb_puts(b, "<li>MQTT link ");
-			hb_html(b, u->id);
-			hb_printf(b, ": %s, %lld %s</li>",
-				  u->connected ? "<span class=\"good\">connected</span>" :
-						 "<b class=\"bad-q\">NOT connected</b>",
-				  (long long)u->outbox_depth,
-				  u->outbox_depth == 1 ? "message queued" : "messages queued");
-		}
-		if (l->nuplinks == 0)
-			hb_puts(b, "<li>No MQTT link: readings and alarms stay on the gateway</li>");
-	}
-	hb_printf(b, "<li>Store: %.1f MB &middot; version %s</li></ul>\n",
-		  (double)st->db_bytes / (1024.0 * 1024.0), YW_VERSION);
-}
-
-/* ---- alarms --------------------------------------------------------------- */
-
-static int sev_index(const char *name)
+int http_sev_index(const char *name)
 {
 	for (int i = 0; i < CONFIG_NSEVERITIES; i++)
 		if (name && strcmp(name, config_severity_names[i]) == 0)
@@ -160,21 +118,58 @@ static int sev_index(const char *name)
 	return SEV_WARNING;
 }
 
-/* One active alarm, from its latest event. */
-static void page_alarm(const struct http_ctx *c, struct hbuf *b, json_t *ev)
+const char *http_dev_state(const struct http_live *l, size_t d)
 {
-	const char *msg = jstr(ev, "message"), *sev = jstr(ev, "severity");
-	const char *point = jstr(ev, "point"), *loc = jstr(ev, "location");
-	const char *unit = jstr(ev, "unit");
+	if (!l->view->devs[d].enabled)
+		return "disabled";
+	return l->devs[d].state == 1 ? "online" : l->devs[d].state == 0 ? "offline" : "unknown";
+}
+
+/* ---- the gateway ---------------------------------------------------------- */
+
+static void page_gateway(const struct http_ctx *c, struct hbuf *b)
+{
+	const struct http_live *l = c->live;
+	char t[HTTP_TIME_LEN], d[32];
+
+	hb_puts(b, "<ul class=\"facts card\">");
+	hb_printf(b, "<li>Running %s, since %s</li>", http_duration(c->now - l->started_ms, d, sizeof d),
+		  http_local_time(l->started_ms, t, sizeof t));
+	hb_printf(b, "<li>Clock: %s</li>", l->clock_set ? "set" :
+		  "<b>NOT set</b> (times are estimates until it is)");
+	for (size_t i = 0; i < l->nuplinks; i++) {
+		const struct http_uplink *u = &l->uplinks[i];
+		hb_puts(b, "<li>MQTT link ");
+		hb_html(b, u->id);
+		hb_printf(b, ": %s, %lld %s</li>",
+			  u->connected ? "<span class=\"good\">connected</span>" :
+					 "<b class=\"bad-q\">NOT connected</b>",
+			  (long long)u->outbox_depth,
+			  u->outbox_depth == 1 ? "message queued" : "messages queued");
+	}
+	if (l->nuplinks == 0)
+		hb_puts(b, "<li>No MQTT link: readings and alarms stay on the gateway</li>");
+	hb_printf(b, "<li>Store: %.1f MB &middot; version %s</li></ul>\n",
+		  (double)c->store_bytes / (1024.0 * 1024.0), YW_VERSION);
+}
+
+/* ---- alarms --------------------------------------------------------------- */
+
+/* One active alarm, from its latest event. */
+void http_page_alarm(const struct http_ctx *c, struct hbuf *b, json_t *ev)
+{
+	const char *msg = http_jstr(ev, "message"), *sev = http_jstr(ev, "severity");
+	const char *point = http_jstr(ev, "point"), *loc = http_jstr(ev, "location");
+	const char *unit = http_jstr(ev, "unit"), *raised_ts = http_jstr(ev, "raised_ts");
 	char num[NUMFMT_LEN], t[HTTP_TIME_LEN], d[32];
 	int64_t raised = QUERY_NO_TIME;
 	double v;
-	int s = sev_index(sev);
+	int s = http_sev_index(sev);
 
 	hb_printf(b, "<div class=\"card alarm\" style=\"border-left-color:%s\">"
-		     "<p class=\"head\"><b>", sev_colour[s]);
-	hb_html(b, msg ? msg : jstr(ev, "alarm"));
-	hb_printf(b, "</b><span class=\"badge\" style=\"background:%s\">", sev_colour[s]);
+		     "<p class=\"head\"><b>", http_sev_colour[s]);
+	hb_html(b, msg ? msg : http_jstr(ev, "alarm"));
+	hb_printf(b, "</b><span class=\"badge\" style=\"background:%s\">", http_sev_colour[s]);
 	hb_html(b, sev ? sev : "?");
 	hb_puts(b, "</span></p><p>");
 	if (point) {
@@ -199,7 +194,7 @@ static void page_alarm(const struct http_ctx *c, struct hbuf *b, json_t *ev)
 			hb_printf(b, " (threshold %s)", numfmt_double(v, num, sizeof num));
 	} else {
 		hb_puts(b, "Device <b>");
-		hb_html(b, jstr(ev, "device"));
+		hb_html(b, http_jstr(ev, "device"));
 		hb_puts(b, "</b> does not answer");
 	}
 	hb_puts(b, "</p><p>");
@@ -207,173 +202,179 @@ static void page_alarm(const struct http_ctx *c, struct hbuf *b, json_t *ev)
 		hb_html(b, loc);
 		hb_puts(b, " &middot; ");
 	}
-	hb_html(b, jstr(ev, "category"));
+	hb_html(b, http_jstr(ev, "category"));
 	hb_puts(b, " &middot; ");
-	hb_html(b, jstr(ev, "alarm"));
-	if (util_parse_time(jstr(ev, "raised_ts") ? jstr(ev, "raised_ts") : "", 0, &raised) == 0)
+	hb_html(b, http_jstr(ev, "alarm"));
+	if (util_parse_time(raised_ts ? raised_ts : "", 0, &raised) == 0)
 		hb_printf(b, "</p><p>Since %s (%s)", http_local_time(raised, t, sizeof t),
 			  http_duration(c->now - raised, d, sizeof d));
 	hb_printf(b, " &middot; %s</p></div>\n", json_is_true(json_object_get(ev, "acked")) ?
 		  "acknowledged" : "<b>not acknowledged</b>");
 }
 
-/* The active alarms, the most severe first (the store gives them newest
- * first; the sort keeps that order within a severity). */
-static void page_alarms(const struct http_ctx *c, struct hbuf *b, const struct query_event *rows,
-			size_t n)
+/* The most severe first, then the newest raised first. */
+static int alarm_order(const void *pa, const void *pb)
 {
+	json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+	int sa = http_sev_index(http_jstr(a, "severity")), sb = http_sev_index(http_jstr(b, "severity"));
+	const char *ra = http_jstr(a, "raised_ts"), *rb = http_jstr(b, "raised_ts");
+
+	if (sa != sb)
+		return sa - sb;
+	return -strcmp(ra ? ra : "", rb ? rb : "");   /* RFC 3339 UTC: text order is time order */
+}
+
+/* The active alarms, from their latest events. */
+static void page_alarms(const struct http_ctx *c, struct hbuf *b)
+{
+	const struct http_live *l = c->live;
+	json_t **evs = calloc(l->nevents + 1, sizeof *evs);
+	size_t n = 0;
+
+	for (size_t i = 0; evs && i < l->nevents; i++) {
+		json_error_t err;
+		json_t *ev = jsonnum_loads(l->events[i], 0, &err);
+		if (json_is_object(ev))
+			evs[n++] = ev;
+		else
+			json_decref(ev);
+	}
 	hb_printf(b, "<h2 id=\"alarms\">Active alarms (%zu)</h2>\n", n);
 	if (n == 0)
 		hb_puts(b, "<p class=\"muted\">None.</p>\n");
-	for (int s = 0; s < CONFIG_NSEVERITIES; s++) {
-		for (size_t i = 0; i < n; i++) {
-			json_error_t err;
-			json_t *ev = query_json_event(&rows[i], &err);
-			if (ev && sev_index(jstr(ev, "severity")) == s)
-				page_alarm(c, b, ev);
-			json_decref(ev);
-		}
+	if (n > 1)
+		qsort(evs, n, sizeof *evs, alarm_order);
+	for (size_t i = 0; i < n; i++) {
+		http_page_alarm(c, b, evs[i]);
+		json_decref(evs[i]);
 	}
+	free(evs);
 }
 
 /* ---- devices -------------------------------------------------------------- */
 
-static void page_points(const struct http_ctx *c, struct hbuf *b, const struct query_device *d,
-			const struct query_point *pts, size_t npts)
+static void page_points(const struct http_ctx *c, struct hbuf *b, size_t d)
 {
+	const struct http_view_dev *vd = &c->view->devs[d];
 	char v[NUMFMT_LEN + 8], t[HTTP_TIME_LEN];
-	bool any = false;
 
-	for (size_t i = 0; i < npts; i++) {
-		const struct query_point *p = &pts[i];
-		if (strcmp(p->device, d->id) != 0)
-			continue;
-		if (!any)
-			hb_puts(b, "<table><tr><th>Point</th><th>Value</th><th>Quality</th>"
-				   "<th>Read</th></tr>\n");
-		any = true;
+	if (vd->npoints == 0)
+		return;
+	hb_puts(b, "<table><tr><th>Point</th><th>Value</th><th>Quality</th><th>Read</th></tr>\n");
+	for (size_t i = vd->first; i < vd->first + vd->npoints; i++) {
+		const struct http_view_point *p = &c->view->points[i];
+		enum yw_quality q = (enum yw_quality)c->live->quality[i];
+		struct query_reading r = { .has_value = q == Q_GOOD, .value = c->live->values[i] };
 		hb_puts(b, "<tr><td><a href=\"/point/");
-		hb_html(b, p->id);
+		hb_html(b, vd->id);
+		hb_puts(b, ".");
+		hb_html(b, p->name);
 		hb_puts(b, "\">");
-		hb_html(b, p->point);
+		hb_html(b, p->name);
 		hb_puts(b, "</a></td><td class=\"v\">");
-		http_fmt_value(&p->latest, p->type, v, sizeof v);
+		http_fmt_value(&r, p->type, v, sizeof v);
 		hb_html(b, *v ? v : "\xe2\x80\x94");
 		if (*v && *p->unit) {
 			hb_puts(b, " ");
 			hb_html(b, p->unit);
 		}
 		hb_printf(b, "</td><td class=\"q %s\">%s</td><td class=\"t\">%s</td></tr>\n",
-			  p->latest.quality == Q_GOOD ? "good" :
-			  p->latest.quality == Q_BAD ? "bad-q" : "stale",
-			  point_quality_name(p->latest.quality),
-			  short_time(p->latest.ts, c->now, t, sizeof t));
+			  q == Q_GOOD ? "good" : q == Q_BAD ? "bad-q" : "stale", point_quality_name(q),
+			  http_short_time(c->live->devs[d].last_ok_ms, c->now, t, sizeof t));
 	}
-	if (any)
-		hb_puts(b, "</table>");
+	hb_puts(b, "</table>");
 }
 
-static void page_device(const struct http_ctx *c, struct hbuf *b, const struct query_device *d,
-			const struct query_point *pts, size_t npts)
+static void page_device(const struct http_ctx *c, struct hbuf *b, size_t d)
 {
-	const struct http_view_dev *vd = http_view_dev(c->view, d->id);
-	bool off = strcmp(d->state, "offline") == 0, on = strcmp(d->state, "online") == 0;
-	const char *cls = on ? "online" : off ? "offline" : strcmp(d->state, "disabled") == 0 ?
-			  "disabled" : "unknown";
+	const struct http_view_dev *vd = &c->view->devs[d];
+	const struct http_live_dev *ld = &c->live->devs[d];
+	const char *state = http_dev_state(c->live, d);
+	bool on = strcmp(state, "online") == 0, off = strcmp(state, "offline") == 0;
+	int64_t polls = ld->n.polls_ok + ld->n.polls_failed;
+	int64_t errors = ld->n.timeout + ld->n.exception + ld->n.crc + ld->n.gateway + ld->n.other;
+	char t[HTTP_TIME_LEN], dur[32];
 
 	hb_puts(b, "<div class=\"card device\" id=\"dev-");
-	hb_html(b, d->id);
+	hb_html(b, vd->id);
 	hb_printf(b, "\" style=\"border-left-color:%s\"><div class=\"head\"><h3>",
 		  on ? "#2e7d32" : off ? "#b71c1c" : "#90a4ae");
-	hb_html(b, d->id);
-	hb_printf(b, "</h3><span class=\"badge %s\">", cls);
-	hb_html(b, d->state);
-	hb_puts(b, "</span></div><p class=\"muted\">");
-	if (vd && vd->location[0]) {
+	hb_html(b, vd->id);
+	hb_printf(b, "</h3><span class=\"badge %s\">%s</span></div><p class=\"muted\">", state, state);
+	if (vd->location[0]) {
 		hb_html(b, vd->location);
 		hb_puts(b, " &middot; ");
 	}
 	hb_puts(b, "bus ");
-	hb_html(b, d->bus);
-	hb_printf(b, ", unit %lld</p><p>Last good poll: ", (long long)d->unit_id);
-	when_ago(b, d->last_ok, c->now);
-	hb_printf(b, " &middot; %lld error%s in %lld poll%s</p>", (long long)d->errors,
-		  d->errors == 1 ? "" : "s", (long long)d->polls, d->polls == 1 ? "" : "s");
-	page_points(c, b, d, pts, npts);
+	hb_html(b, vd->bus);
+	hb_printf(b, ", unit %d</p><p>", vd->unit);
+	if (!vd->enabled) {
+		hb_puts(b, "Not polled: disabled in the config</p></div>\n");
+		return;
+	}
+	hb_puts(b, "Last good poll: ");
+	if (ld->last_ok_ms > 0)
+		hb_printf(b, "%s (%s ago)", http_short_time(ld->last_ok_ms, c->now, t, sizeof t),
+			  http_duration(c->now - ld->last_ok_ms, dur, sizeof dur));
+	else
+		hb_puts(b, "none since the daemon started");
+	hb_printf(b, " &middot; %lld error%s in %lld poll%s</p>", (long long)errors,
+		  errors == 1 ? "" : "s", (long long)polls, polls == 1 ? "" : "s");
+	page_points(c, b, d);
 	hb_puts(b, "</div>\n");
 }
 
 /* Offline devices first, then online, then the others, each in config order. */
-static void page_devices(const struct http_ctx *c, struct hbuf *b, const struct query_device *devs,
-			 size_t ndevs, const struct query_point *pts, size_t npts)
+static void page_devices(const struct http_ctx *c, struct hbuf *b)
 {
-	static const char *const order[] = { "offline", "online", NULL };
+	static const char *const order[] = { "offline", "online", "unknown", "disabled" };
 
-	hb_printf(b, "<h2 id=\"devices\">Devices (%zu)</h2>\n", ndevs);
-	for (int k = 0; k < 3; k++) {
-		for (size_t i = 0; i < ndevs; i++) {
-			bool listed = strcmp(devs[i].state, "offline") == 0 ||
-				      strcmp(devs[i].state, "online") == 0;
-			if (order[k] ? strcmp(devs[i].state, order[k]) == 0 : !listed)
-				page_device(c, b, &devs[i], pts, npts);
-		}
-	}
+	hb_printf(b, "<h2 id=\"devices\">Devices (%zu)</h2>\n", c->view->ndevs);
+	for (int k = 0; k < 4; k++)
+		for (size_t d = 0; d < c->view->ndevs; d++)
+			if (strcmp(http_dev_state(c->live, d), order[k]) == 0)
+				page_device(c, b, d);
 }
 
 /* ---- the status page ------------------------------------------------------ */
 
-/* The banner: what is wrong, in one line. */
-static void page_banner(const struct http_ctx *c, struct hbuf *b, const struct query_status *st,
-			const struct query_device *devs, size_t ndevs)
+/* The banners: what is wrong, in one line each. */
+static void page_banner(const struct http_ctx *c, struct hbuf *b)
 {
-	size_t off = 0;
+	const struct http_live *l = c->live;
+	size_t off = 0, on = 0, watched = 0, active = 0;
 	bool link_down = false;
 
-	for (size_t i = 0; i < ndevs; i++)
-		off += strcmp(devs[i].state, "offline") == 0;
-	for (size_t i = 0; c->live && i < c->live->nuplinks; i++)
-		link_down |= !c->live->uplinks[i].connected;
-	if (st->alarms_active > 0)
-		hb_printf(b, "<div class=\"banner bad\">%lld active alarm%s</div>\n",
-			  (long long)st->alarms_active, st->alarms_active == 1 ? "" : "s");
+	for (size_t d = 0; d < c->view->ndevs; d++) {
+		const char *state = http_dev_state(l, d);
+		off += strcmp(state, "offline") == 0;
+		on += strcmp(state, "online") == 0;
+		watched += strcmp(state, "disabled") != 0;
+		active += l->devs[d].offline_active;
+	}
+	for (size_t a = 0; a < c->view->nalarms; a++)
+		active += l->alarm_active[a];
+	for (size_t i = 0; i < l->nuplinks; i++)
+		link_down |= !l->uplinks[i].connected;
+	if (active > 0)
+		hb_printf(b, "<div class=\"banner bad\">%zu active alarm%s</div>\n", active,
+			  active == 1 ? "" : "s");
 	if (off > 0)
 		hb_printf(b, "<div class=\"banner warn\">%zu of %zu devices offline</div>\n", off,
-			  ndevs);
+			  watched);
 	if (link_down)
 		hb_puts(b, "<div class=\"banner warn\">MQTT link down: the centre does not get "
 			   "alarms (they are kept and sent later)</div>\n");
-	if (st->alarms_active == 0 && off == 0 && !link_down)
-		hb_printf(b, "<div class=\"banner ok\">All clear &middot; %lld of %lld devices "
-			     "online</div>\n", (long long)st->devices_online,
-			  (long long)st->devices_total);
+	if (active == 0 && off == 0 && !link_down)
+		hb_printf(b, "<div class=\"banner ok\">All clear &middot; %zu of %zu devices "
+			     "online</div>\n", on, watched);
 }
 
 int http_page_index(struct http_ctx *c, struct hbuf *b)
 {
-	struct query_status st;
-	struct query_device *devs = NULL;
-	struct query_point *pts = NULL;
-	struct query_event *evs = NULL;
-	size_t ndevs = 0, npts = 0, nevs = 0;
 	const struct http_view *v = c->view;
 	char title[YW_TEXT_MAX * 2];
-	int rc;
 
-	memset(&st, 0, sizeof st);
-	if (query_begin(c->q) != QUERY_OK)
-		return http_store_fail(c);
-	rc = query_status(c->q, &st);
-	if (rc == QUERY_OK)
-		rc = query_devices(c->q, &devs, &ndevs);
-	if (rc == QUERY_OK)
-		rc = query_points(c->q, NULL, &pts, &npts);
-	if (rc == QUERY_OK)
-		rc = query_alarms(c->q, true, INT64_MIN, &evs, &nevs);
-	query_end(c->q);
-	if (rc != QUERY_OK) {
-		rc = http_store_fail(c);
-		goto out_free;
-	}
 	snprintf(title, sizeof title, "%s %s", v->site_name[0] ? v->site_name : v->site_id,
 		 v->gateway);
 	http_page_head(b, title, HTTP_PAGE_REFRESH_S);
@@ -384,170 +385,10 @@ int http_page_index(struct http_ctx *c, struct hbuf *b)
 	hb_puts(b, " &middot; gateway <b>");
 	hb_html(b, v->gateway);
 	hb_puts(b, "</b></p></header>\n");
-	page_banner(c, b, &st, devs, ndevs);
-	page_gateway(c, b, &st);
-	page_alarms(c, b, evs, nevs);
-	page_devices(c, b, devs, ndevs, pts, npts);
+	page_banner(c, b);
+	page_gateway(c, b);
+	page_alarms(c, b);
+	page_devices(c, b);
 	http_page_end(b, c);
-	rc = 200;
-out_free:
-	query_status_free(&st);
-	free(devs);
-	free(pts);
-	query_events_free(evs, nevs);
-	return rc;
-}
-
-/* ---- a point -------------------------------------------------------------- */
-
-static void point_head(const struct http_ctx *c, struct hbuf *b, const struct query_point *p,
-		       const struct query_event *evs, size_t nevs)
-{
-	const struct http_view_dev *vd = http_view_dev(c->view, p->device);
-	char v[NUMFMT_LEN], t[HTTP_TIME_LEN];
-	int worst = CONFIG_NSEVERITIES;   /* of the point's active alarms: none */
-
-	for (size_t i = 0; i < nevs; i++) {
-		json_error_t err;
-		json_t *ev = query_json_event(&evs[i], &err);
-		const char *pt = ev ? jstr(ev, "point") : NULL;
-		if (pt && strcmp(pt, p->id) == 0 && sev_index(jstr(ev, "severity")) < worst)
-			worst = sev_index(jstr(ev, "severity"));
-		json_decref(ev);
-	}
-	http_page_head(b, p->id, HTTP_POINT_REFRESH_S);
-	hb_puts(b, "<p><a href=\"/\">&larr; all devices</a></p><header><h1>");
-	hb_html(b, p->id);
-	hb_puts(b, "</h1><p class=\"sub\">");
-	if (vd && vd->location[0]) {
-		hb_html(b, vd->location);
-		hb_puts(b, " &middot; ");
-	}
-	hb_puts(b, "device ");
-	hb_html(b, p->device);
-	if (worst < CONFIG_NSEVERITIES)   /* in alarm: the value in the alarm's colour */
-		hb_printf(b, "</p></header>\n<div class=\"card\" style=\"border-left-color:%s\">"
-			     "<span class=\"big\" style=\"color:%s\">", sev_colour[worst],
-			  sev_colour[worst]);
-	else
-		hb_puts(b, "</p></header>\n<div class=\"card\"><span class=\"big\">");
-	http_fmt_value(&p->latest, p->type, v, sizeof v);
-	hb_html(b, *v ? v : "\xe2\x80\x94");
-	if (*v && *p->unit) {
-		hb_puts(b, " ");
-		hb_html(b, p->unit);
-	}
-	hb_printf(b, "</span><p><span class=\"%s\">%s</span> &middot; read %s</p></div>\n",
-		  p->latest.quality == Q_GOOD ? "good" : p->latest.quality == Q_BAD ? "bad-q" :
-		  "stale", point_quality_name(p->latest.quality),
-		  p->latest.ts == QUERY_NO_TIME ? "never" : http_local_time(p->latest.ts, t, sizeof t));
-	for (size_t i = 0; i < nevs; i++) {
-		json_error_t err;
-		json_t *ev = query_json_event(&evs[i], &err);
-		const char *pt = ev ? jstr(ev, "point") : NULL;
-		if (pt && strcmp(pt, p->id) == 0)
-			page_alarm(c, b, ev);
-		json_decref(ev);
-	}
-}
-
-static void point_recent(const struct http_ctx *c, struct hbuf *b, const struct http_chart *ch,
-			 const struct query_point *p)
-{
-	struct query_reading r[HTTP_RECENT];
-	size_t n = http_chart_recent(ch, r);
-	char v[NUMFMT_LEN], t[HTTP_TIME_LEN];
-
-	hb_printf(b, "<h2>Recent readings</h2>\n<div class=\"card\">");
-	if (n == 0)
-		hb_puts(b, "<p class=\"muted\">None stored in the last 24 h.</p>");
-	else
-		hb_puts(b, "<table><tr><th>Time</th><th>Value</th><th>Quality</th></tr>\n");
-	for (size_t i = 0; i < n; i++) {
-		http_fmt_value(&r[i], p->type, v, sizeof v);
-		hb_printf(b, "<tr><td class=\"t\">%s</td><td class=\"v\">",
-			  short_time(r[i].ts, c->now, t, sizeof t));
-		hb_html(b, *v ? v : "\xe2\x80\x94");
-		hb_printf(b, "</td><td>%s</td></tr>\n", point_quality_name(r[i].quality));
-	}
-	hb_puts(b, n ? "</table></div>\n" : "</div>\n");
-	hb_puts(b, "<p class=\"muted\">Readings are stored when a value changes by more than "
-		   "its deadband, and at least every few minutes.</p>\n");
-}
-
-/* The point P's chart: its readings of the last 24 h, the thresholds of
- * its above/below alarms. -1 on a store failure. */
-static int point_chart(struct http_ctx *c, struct http_chart *ch, const struct query_point *p)
-{
-	struct query_history *h;
-	struct query_reading r;
-	char label[64], num[NUMFMT_LEN];
-	int rc;
-
-	for (size_t i = 0; i < c->view->nalarms; i++) {
-		const struct http_view_alarm *a = &c->view->alarms[i];
-		if (strcmp(a->point, p->id) != 0 || (a->when != WHEN_ABOVE && a->when != WHEN_BELOW))
-			continue;
-		snprintf(label, sizeof label, "alarm %s %s", a->when == WHEN_ABOVE ? "above" :
-			 "below", numfmt_double(a->threshold, num, sizeof num));
-		http_chart_threshold(ch, a->threshold, false, a->when == WHEN_BELOW, label);
-		if (a->clear != a->threshold)
-			http_chart_threshold(ch, a->clear, true, false, NULL);
-	}
-	rc = query_history_open(c->q, p->id, c->now - 86400000LL, c->now, QUERY_HISTORY_IN_FORCE,
-				&h);
-	if (rc != QUERY_OK)
-		return -1;
-	while ((rc = query_history_next(h, &r)) == 1)
-		http_chart_add(ch, &r);
-	query_history_close(h);
-	return rc < 0 ? -1 : 0;
-}
-
-int http_page_point(struct http_ctx *c, struct hbuf *b)
-{
-	const char *dot = strchr(c->req->arg, '.');
-	char dev[HTTP_ID_MAX];
-	struct query_point *pts = NULL, *p = NULL;
-	struct query_event *evs = NULL;
-	struct http_chart *ch = http_chart_new(c->now);
-	size_t npts = 0, nevs = 0;
-	int rc;
-
-	if (!ch || !dot) {
-		http_chart_free(ch);
-		snprintf(c->err, sizeof c->err, "out of memory");
-		return 500;
-	}
-	snprintf(dev, sizeof dev, "%.*s", (int)(dot - c->req->arg), c->req->arg);
-	if (query_begin(c->q) != QUERY_OK) {
-		http_chart_free(ch);
-		return http_store_fail(c);
-	}
-	rc = query_points(c->q, dev, &pts, &npts);
-	for (size_t i = 0; rc == QUERY_OK && i < npts && !p; i++)
-		if (strcmp(pts[i].id, c->req->arg) == 0)
-			p = &pts[i];
-	if (rc == QUERY_OK && p && point_chart(c, ch, p) < 0)
-		rc = QUERY_ERROR;
-	if (rc == QUERY_OK && p)
-		rc = query_alarms(c->q, true, INT64_MIN, &evs, &nevs);
-	query_end(c->q);
-	if (rc == QUERY_NOT_FOUND || (rc == QUERY_OK && !p)) {
-		snprintf(c->err, sizeof c->err, "no such point: %s", c->req->arg);
-		rc = 404;
-	} else if (rc != QUERY_OK) {
-		rc = http_store_fail(c);
-	} else {
-		point_head(c, b, p, evs, nevs);
-		hb_puts(b, "<h2>Last 24 hours</h2>\n");
-		http_chart_svg(ch, b, p->type, p->unit);
-		point_recent(c, b, ch, p);
-		http_page_end(b, c);
-		rc = 200;
-	}
-	free(pts);
-	query_events_free(evs, nevs);
-	http_chart_free(ch);
-	return rc;
+	return 200;
 }

@@ -87,48 +87,53 @@ void hb_printf(struct hbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void hb_html(struct hbuf *b, const char *s)
+static const char *html_entity(char c)
 {
-	const char *run = s;
+	switch (c) {
+	case '&': return "&amp;";
+	case '<': return "&lt;";
+	case '>': return "&gt;";
+	case '"': return "&quot;";
+	case '\'': return "&#39;";
+	default: return NULL;
+	}
+}
+
+static const char *label_escape(char c)
+{
+	switch (c) {
+	case '\\': return "\\\\";
+	case '"': return "\\\"";
+	case '\n': return "\\n";
+	default: return NULL;
+	}
+}
+
+/* S with each character ESC names replaced by its text. */
+static void hb_escape(struct hbuf *b, const char *s, const char *(*esc)(char))
+{
+	const char *run = s, *e;
 
 	if (!s)
 		return;
 	for (; *s; s++) {
-		const char *ent;
-		switch (*s) {
-		case '&': ent = "&amp;"; break;
-		case '<': ent = "&lt;"; break;
-		case '>': ent = "&gt;"; break;
-		case '"': ent = "&quot;"; break;
-		case '\'': ent = "&#39;"; break;
-		default: continue;
-		}
+		if (!(e = esc(*s)))
+			continue;
 		hb_add(b, run, (size_t)(s - run));
-		hb_puts(b, ent);
+		hb_puts(b, e);
 		run = s + 1;
 	}
 	hb_add(b, run, (size_t)(s - run));
 }
 
+void hb_html(struct hbuf *b, const char *s)
+{
+	hb_escape(b, s, html_entity);
+}
+
 void hb_label(struct hbuf *b, const char *s)
 {
-	const char *run = s;
-
-	if (!s)
-		return;
-	for (; *s; s++) {
-		const char *esc;
-		switch (*s) {
-		case '\\': esc = "\\\\"; break;
-		case '"': esc = "\\\""; break;
-		case '\n': esc = "\\n"; break;
-		default: continue;
-		}
-		hb_add(b, run, (size_t)(s - run));
-		hb_puts(b, esc);
-		run = s + 1;
-	}
-	hb_add(b, run, (size_t)(s - run));
+	hb_escape(b, s, label_escape);
 }
 
 char *http_local_time(int64_t ms, char *buf, size_t len)

@@ -312,10 +312,11 @@ static void publish_live(struct daemon *dm, int64_t now)
 	if (!dm->http || now < dm->next_live)
 		return;
 	dm->next_live = now + LIVE_MS;
-	l = http_live_new(dm->cfg, &dm->counts);
-	if (l)
+	l = http_snapshot(dm->http, &dm->counts);
+	if (l) {
 		gateway_live(dm->gw, l);
-	http_publish(dm->http, l);
+		http_publish(dm->http, l);
+	}
 }
 
 /* ---------- reload ---------- */

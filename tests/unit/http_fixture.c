@@ -103,9 +103,27 @@ void hfx_store(const struct config *c, const char *path)
 	store_close(st);
 }
 
-struct http_live *hfx_live(const struct config *c)
+/* The event of the meter's offline alarm. */
+static const char meter_off[] =
+	"{\"event_id\":\"gw1-2\",\"seq\":2,\"alarm\":\"b3-meter.offline\",\"state\":\"raised\","
+	"\"severity\":\"major\",\"category\":\"power\",\"point\":null,\"device\":\"b3-meter\","
+	"\"location\":\"Switch room\",\"value\":null,\"unit\":null,\"threshold\":null,"
+	"\"message\":\"Device b3-meter is not answering\",\"ts\":\"2026-11-26T04:05:00.000Z\","
+	"\"raised_ts\":\"2026-11-26T04:05:00.000Z\",\"acked\":false}";
+
+/* The pressure alarm's, as hfx_store commits it. */
+static const char pressure_low[] =
+	"{\"event_id\":\"gw1-1\",\"seq\":1,\"alarm\":\"b3-fire-pressure-low\",\"state\":\"raised\","
+	"\"severity\":\"critical\",\"category\":\"fire\",\"point\":\"b3-pressure.pressure\","
+	"\"device\":\"b3-pressure\",\"location\":\"Pump <script>alert(1)</script> room & \\\"east\\\"\","
+	"\"value\":0.08,\"unit\":\"MPa\",\"threshold\":0.1,\"clear\":0.12,"
+	"\"message\":\"Fire water pressure low, building 3\",\"ts\":\"2026-11-26T04:00:00.000Z\","
+	"\"raised_ts\":\"2026-11-26T04:00:00.000Z\",\"acked\":false}";
+
+struct http_live *hfx_live(const struct config *c, struct http *h)
 {
 	struct http_counts counts = { 0 };
+	struct http_view *v = h ? NULL : http_view_new(c);
 	struct bus_result r;
 	struct http_live *l;
 
@@ -122,14 +140,28 @@ struct http_live *hfx_live(const struct config *c)
 	r.dev = 7;   /* an index from an older config: found by id */
 	snprintf(r.dev_id, sizeof r.dev_id, "b3-meter");
 	http_counts_add(&counts, c, &r);
-	l = http_live_new(c, &counts);
+	l = h ? http_snapshot(h, &counts) : v ? http_live_new(v, &counts) : NULL;
+	http_view_unref(v);
 	http_counts_free(&counts);
 	if (!l)
 		abort();
 	l->started_ms = HFX_NOW - DAY;
 	l->clock_set = true;
-	l->buses[0].polled = true;
-	if (http_live_uplink(l, "mqtt", true, 2) != 0)
+	l->bus_polled[0] = true;
+	/* b3-pressure online: pressure 0.08 (in alarm), dp 23 */
+	l->devs[0].state = 1;
+	l->devs[0].last_ok_ms = HFX_NOW - 1000;
+	l->values[0] = 0.08;
+	l->quality[0] = Q_GOOD;
+	l->values[1] = 23;
+	l->quality[1] = Q_GOOD;
+	l->alarm_active[0] = true;
+	/* b3-meter offline for 5 minutes; b9-spare disabled */
+	l->devs[1].state = 0;
+	l->devs[1].last_ok_ms = HFX_NOW - 6 * 60000;
+	l->devs[1].offline_active = true;
+	if (http_live_uplink(l, "mqtt", true, 2) != 0 || http_live_event(l, meter_off) != 0 ||
+	    http_live_event(l, pressure_low) != 0)
 		abort();
 	return l;
 }

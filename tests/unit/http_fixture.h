@@ -12,6 +12,7 @@
 #ifndef YW_TEST_HTTP_FIXTURE_H
 #define YW_TEST_HTTP_FIXTURE_H
 
+#include "../../daemon/http.h"
 #include "../../daemon/http_live.h"
 #include "store_fixture.h"
 
@@ -19,13 +20,17 @@
 #define HFX_LOCATION "Pump <script>alert(1)</script> room & \"east\""
 #define HFX_UNIT "k\"W\\h\nx"
 
-/* The config (cfg_free_all frees it). */
+/* The config (hfx_config_free frees it). */
 struct config *hfx_config(void);
 void hfx_config_free(struct config *c);
 /* Fill a new store at PATH as said above and close it. */
 void hfx_store(const struct config *c, const char *path);
-/* A live snapshot: started at HFX_NOW - 1 day, clock set, link mqtt
- * connected with 2 queued, bus lan polled with some counts. */
-struct http_live *hfx_live(const struct config *c);
+/* A live snapshot of the same: started at HFX_NOW - 1 day, clock set, link
+ * mqtt connected with 2 queued, bus lan polled (1 good poll with 2
+ * exceptions, 1 failed with 3 timeouts); b3-pressure online (pressure
+ * 0.08, dp 23, b3-fire-pressure-low active), b3-meter offline since
+ * HFX_NOW - 5 min (its offline alarm active), b9-spare disabled. Against
+ * the view of C, or with H, against the server's (http_snapshot). */
+struct http_live *hfx_live(const struct config *c, struct http *h);
 
 #endif

@@ -302,7 +302,6 @@ static void test_config(void)
 /* ---- handlers ----------------------------------------------------------- */
 
 static struct config *cfg;
-static struct http_view *view;
 static struct http_live *live;
 static struct query *q;
 
@@ -310,7 +309,8 @@ static struct query *q;
 static int get(const char *path, const char *k, const char *v, char **body)
 {
 	const char *keys[1] = { k }, *vals[1] = { v };
-	struct http_ctx c = { .q = q, .view = view, .live = live, .now = HFX_NOW, .pid = 4242 };
+	struct http_ctx c = { .q = q, .view = live->view, .live = live, .now = HFX_NOW, .pid = 4242,
+			      .store_bytes = 2306867 };
 	struct http_req r;
 	struct hbuf b;
 	char err[128];
@@ -379,8 +379,14 @@ static void test_page(void)
 		CHECK(strstr(s, id));
 	}
 	CHECK(strstr(s, "Pump &lt;script&gt;alert(1)&lt;/script&gt; room &amp; &quot;east&quot;"));
-	CHECK(strstr(s, "1 active alarm<"));
-	CHECK(strstr(s, "1 of 3 devices offline"));
+	CHECK(strstr(s, "2 active alarms<"));
+	CHECK(strstr(s, "1 of 2 devices offline"));
+	CHECK(strstr(s, "Store: 2.2 MB"));
+	CHECK(strstr(s, "Device b3-meter is not answering"));
+	CHECK(strstr(s, "0 errors in 0 polls") == NULL);
+	CHECK(strstr(s, "2 errors in 1 poll<"));       /* b3-pressure's */
+	CHECK(strstr(s, "3 errors in 1 poll<"));       /* b3-meter's */
+	CHECK(strstr(s, "badge disabled\">disabled<"));
 	CHECK(strstr(s, "Fire water pressure low, building 3"));
 	CHECK(strstr(s, "not acknowledged"));
 	CHECK(strstr(s, "Since 2026-11-26 12:00:00+08:00 (10 min)"));
@@ -390,6 +396,8 @@ static void test_page(void)
 	/* the worst first: the alarm before the devices, the offline device first */
 	CHECK(strstr(s, "id=\"alarms\"") < strstr(s, "id=\"devices\""));
 	CHECK(strstr(s, "dev-b3-meter") < strstr(s, "dev-b3-pressure"));
+	/* the most severe alarm first */
+	CHECK(strstr(s, "Fire water pressure low") < strstr(s, "Device b3-meter is not answering"));
 	CHECK(strstr(s, "dev-b3-pressure") < strstr(s, "dev-b9-spare"));
 	CHECK(strstr(s, "href=\"/point/b3-pressure.pressure\""));
 	free(s);
@@ -525,6 +533,10 @@ static void test_metrics(void)
 		"category=\"fire\"} 1\n",
 		"\nyardwatch_alarm_active{alarm=\"b3-pressure.offline\",severity=\"critical\","
 		"category=\"fire\"} 0\n",
+		"\nyardwatch_alarm_active{alarm=\"b3-meter.offline\",severity=\"major\","
+		"category=\"power\"} 1\n",
+		"\nyardwatch_store_bytes 2306867\n",
+		"\nyardwatch_device_last_ok_timestamp_seconds{device=\"b3-pressure\"} 1795666199\n",
 		"\nyardwatch_modbus_requests_total{bus=\"lan\",result=\"exception\"} 2\n",
 		"\nyardwatch_modbus_requests_total{bus=\"lan\",result=\"timeout\"} 3\n",
 		"\nyardwatch_modbus_polls_total{bus=\"lan\",result=\"ok\"} 1\n",
@@ -564,9 +576,7 @@ int main(void)
 	path_of(path, sizeof path, "yw.db");
 	cfg = hfx_config();
 	hfx_store(cfg, path);
-	view = http_view_new(cfg);
-	live = hfx_live(cfg);
-	CHECK(view && live);
+	live = hfx_live(cfg, NULL);
 	CHECK(query_open(path, &q, err, sizeof err) == QUERY_OK);
 	if (q) {
 		test_page();
@@ -575,7 +585,6 @@ int main(void)
 		test_metrics();
 	}
 	query_close(q);
-	http_view_unref(view);
 	http_live_unref(live);
 	hfx_config_free(cfg);
 	fx_done();

@@ -96,6 +96,12 @@ static const char *body(void)
 	return b ? b + 4 : "";
 }
 
+/* What the main loop does after a start or a reload: a snapshot. */
+static void publish(struct http *h, const struct config *c)
+{
+	http_publish(h, hfx_live(c, h));
+}
+
 static void set_http(struct config *c, int port, const char *password)
 {
 	memset(&c->http, 0, sizeof c->http);
@@ -186,6 +192,8 @@ static void test_auth(struct config *c, struct http **h, int port)
 	set_http(c, port, "s3cret");
 	http_reconfigure(h, c);
 	CHECK(*h != NULL);
+	CHECK(get(port, "/", NULL) == 200);   /* until the next snapshot */
+	publish(*h, c);
 	static const char *const paths[] = { "/", "/metrics", "/api/status", "/nope",
 					     "/point/b3-pressure.pressure" };
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -201,16 +209,18 @@ static void test_auth(struct config *c, struct http **h, int port)
 	/* a reload changes the password without a restart */
 	set_http(c, port, "n3w");
 	http_reconfigure(h, c);
+	publish(*h, c);
 	CHECK(get(port, "/", good) == 401);
 	CHECK(get(port, "/", next) == 200);
 	set_http(c, port, NULL);
 	http_reconfigure(h, c);
+	publish(*h, c);
 	CHECK(get(port, "/", NULL) == 200);
 }
 
 static void test_live(struct http *h, int port, const struct config *c)
 {
-	struct http_live *l = hfx_live(c);
+	struct http_live *l = hfx_live(c, h);
 
 	l->uplinks[0].connected = false;
 	l->uplinks[0].outbox_depth = 77;
@@ -220,7 +230,7 @@ static void test_live(struct http *h, int port, const struct config *c)
 	CHECK(get(port, "/", NULL) == 200);
 	CHECK(strstr(body(), "NOT connected"));
 	CHECK(strstr(body(), "MQTT link down"));
-	http_publish(h, hfx_live(c));
+	publish(h, c);
 	CHECK(get(port, "/api/status", NULL) == 200);
 	CHECK(strstr(body(), "\"connected\":true,\"outbox_depth\":2}"));
 }
@@ -246,9 +256,9 @@ int main(void)
 	CHECK(h != NULL);
 	if (!h)
 		return check_report();
-	CHECK(get(port, "/api/status", NULL) == 200);   /* before any snapshot */
-	CHECK(strstr(body(), "\"uplinks\":[]"));
-	http_publish(h, hfx_live(c));
+	CHECK(get(port, "/api/status", NULL) == 503);   /* before the first snapshot */
+	CHECK(strstr(body(), "starting"));
+	publish(h, c);
 	test_limits(port);
 	test_live(h, port, c);
 	test_auth(c, &h, port);
@@ -261,14 +271,19 @@ int main(void)
 	set_http(c, port2, NULL);
 	http_reconfigure(&h, c);
 	CHECK(h != NULL);
+	publish(h, c);
 	CHECK(get(port2, "/", NULL) == 200);
 	CHECK(get(port, "/", NULL) == -1);
-	/* a store that cannot be read: 503, and the server goes on */
+	/* a store that cannot be read: 503 for what reads it, the page and the
+	 * metrics come from the snapshot */
 	snprintf(c->storage_path, sizeof c->storage_path, "%s.missing", path);
 	set_http(c, port, NULL);
 	http_reconfigure(&h, c);
-	CHECK(get(port, "/metrics", NULL) == 503);
+	publish(h, c);
 	CHECK(get(port, "/api/status", NULL) == 503);
+	CHECK(get(port, "/point/b3-pressure.pressure", NULL) == 503);
+	CHECK(get(port, "/metrics", NULL) == 200);
+	CHECK(get(port, "/", NULL) == 200);
 	/* a reload without the section stops it */
 	set_http(c, 0, NULL);
 	http_reconfigure(&h, c);
