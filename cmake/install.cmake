@@ -112,7 +112,7 @@ install(FILES docs/man/yardwatch.1 docs/man/yardwatch-sim.1
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES docs/man/yardwatch.json.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES README.md docs/install.md docs/spec.md docs/behaviour.md docs/store.md docs/simulator.md
-        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+        docs/status-page.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # ---- CPack: the .deb ----
 # One package, yardwatch, with the three programs: the top-level install rule
@@ -177,7 +177,7 @@ endif()
 # yw-cpack-options.cmake falls back to this explicit list at packaging time.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(YW_DEB_DEPENDS_FALLBACK
-    "libc6, libmodbus5 (>= 3.1.4), libmosquitto1 (>= 1.6), libsqlite3-0 (>= 3.31), libjansson4 (>= 2.12)")
+    "libc6, libmodbus5 (>= 3.1.4), libmosquitto1 (>= 1.6), libsqlite3-0 (>= 3.31), libjansson4 (>= 2.12), libmicrohttpd12 (>= 0.9.71)")
 if(YW_HAVE_SYSTEMD)
   string(APPEND YW_DEB_DEPENDS_FALLBACK ", libsystemd0")
 endif()

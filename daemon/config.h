@@ -135,6 +135,17 @@ struct mqtt_cfg {
 	int telemetry_qos;           /* default 0 */
 };
 
+/* The status page (the "http" section; off when absent or null). */
+struct http_cfg {
+	bool enabled;
+	char listen[YW_TEXT_MAX];    /* as written: ADDRESS:PORT */
+	char host[64];               /* the address, without brackets */
+	int family;                  /* AF_INET | AF_INET6 */
+	int port;
+	char password_file[YW_PATH_MAX];  /* "" when none: no auth */
+	char password[YW_TEXT_MAX];  /* read from password_file; never logged */
+};
+
 /* A profile's identify rule (its key "identify"): a register (or bit) that
  * holds a model code. `yardwatch scan` reads it from each unit it finds and
  * names the profile when the value, decoded as TYPE in ORDER without scale,
@@ -178,6 +189,7 @@ struct config {
 	struct mqtt_cfg mqtt;
 	struct mqtt_cfg *uplinks;    /* owned: further links */
 	size_t nuplinks;
+	struct http_cfg http;
 	struct bus_cfg *buses;       /* owned */
 	size_t nbuses;
 	struct device_cfg *devices;  /* owned */

@@ -59,6 +59,11 @@ extern const struct mqtt_callbacks gateway_mqtt_callbacks;
 /* Timers: run what is due at NOW (monotonic ms); returns ms until the next. */
 int gateway_tick(struct gateway *gw, int64_t now_mono_ms);
 
+/* The live state the status page shows (http_live.h), into L, whose
+ * buses are GW's config's (gw_live.c). */
+struct http_live;
+void gateway_live(const struct gateway *gw, struct http_live *l);
+
 /* Commit everything pending to the store (before a stop). */
 void gateway_flush(struct gateway *gw);
 

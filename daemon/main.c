@@ -23,6 +23,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "gateway.h"
+#include "http.h"
 #include "log.h"
 #include "mqtt.h"
 #include "store.h"
@@ -34,6 +35,7 @@
 #define STOP_BUDGET_MS 3000   /* SIGTERM to exit: the SPEC allows 5 s */
 #define RELOAD_JOIN_MS 250    /* a reload waits this long for stopping workers */
 #define RETIRE_TICK_MS 20     /* how often a worker still stopping is looked at */
+#define LIVE_MS 1000          /* the status page's live snapshot: once a second */
 
 struct daemon {
 	const char *config_path;
@@ -51,6 +53,9 @@ struct daemon {
 	struct mqtt_link *links[CONFIG_LINKS_MAX];   /* per config_link(); NULL: not running */
 	size_t nlinks;
 	struct ctl *ctl;            /* the control socket, or NULL */
+	struct http *http;          /* the status page, or NULL */
+	struct http_counts counts;  /* Modbus work per bus, for the status page */
+	int64_t next_live;          /* its next snapshot (monotonic ms) */
 	struct stat link_files[CONFIG_LINKS_MAX][3];  /* the TLS files (CA, cert, key) each
 	                                                 link was made with */
 	int sigfd;
@@ -349,6 +354,34 @@ static void stop_ctl(struct daemon *dm)
 	dm->ctl = NULL;
 }
 
+/* ---------- bus results, the status page ---------- */
+
+/* The workers' results, oldest first, into the gateway (and the page's counters). */
+static void take_results(struct daemon *dm)
+{
+	for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
+		next = r->next;
+		http_counts_add(&dm->counts, dm->cfg, r);
+		gateway_on_result(dm->gw, r);
+		bus_result_free(r);
+	}
+}
+
+/* Hand the status page a snapshot of the gateway, once a second. */
+static void publish_live(struct daemon *dm, int64_t now)
+{
+	struct http_live *l;
+
+	if (!dm->http || now < dm->next_live)
+		return;
+	dm->next_live = now + LIVE_MS;
+	l = http_snapshot(dm->http, &dm->counts);
+	if (l) {
+		gateway_live(dm->gw, l);
+		http_publish(dm->http, l);
+	}
+}
+
 /* ---------- reload ---------- */
 
 static int find_bus(const struct config *cfg, const char *id)
@@ -415,11 +448,7 @@ static void reload(struct daemon *dm)
 	dm->nworkers = 0;
 	reap_retiring(dm, RELOAD_JOIN_MS);
 	/* Results still queued refer to the old config: apply them first. */
-	for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
-		next = r->next;
-		gateway_on_result(dm->gw, r);
-		bus_result_free(r);
-	}
+	take_results(dm);
 	gateway_flush(dm->gw);
 	/* A link keeps its own copy of what it was made from: it goes on when
 	 * none of that changed (the session and its subscription stay), else
@@ -476,6 +505,8 @@ static void reload(struct daemon *dm)
 			stop_ctl(dm);
 			start_ctl(dm);
 		}
+		http_reconfigure(&dm->http, dm->cfg);
+		dm->next_live = 0;
 	}
 	if (dm->cli_log_level < 0)
 		log_set_level(dm->cfg->log_level);
@@ -550,6 +581,9 @@ static int run(struct daemon *dm)
 		}
 		if (dm->watchdog_ms > 0 && dm->next_watchdog - now < timeout)
 			timeout = (int)(dm->next_watchdog - now);
+		publish_live(dm, now);
+		if (dm->http && dm->next_live - now < timeout)
+			timeout = (int)(dm->next_live - now);
 		/* workers still stopping after a reload: look again soon, and
 		 * start the buses that wait for their lines */
 		if (dm->nretiring > 0) {
@@ -596,13 +630,8 @@ static int run(struct daemon *dm)
 				}
 			}
 		}
-		if (n > 0 && (pfd[1].revents & POLLIN)) {
-			for (struct bus_result *r = bus_queue_take(dm->q), *next; r; r = next) {
-				next = r->next;
-				gateway_on_result(dm->gw, r);
-				bus_result_free(r);
-			}
-		}
+		if (n > 0 && (pfd[1].revents & POLLIN))
+			take_results(dm);
 		/* each link: what poll() said of its socket (a link made by a
 		 * reload in this turn was not polled: its turn comes next) */
 		for (size_t i = 0; i < dm->nlinks; i++)
@@ -691,6 +720,7 @@ int main(int argc, char **argv)
 		goto out_workers;
 	gateway_attach(dm.gw, dm.workers, dm.links, dm.nlinks);
 	start_ctl(&dm);
+	dm.http = http_start(dm.cfg);
 	watchdog_setup(&dm);
 	notify("READY=1");
 	log_info("main", "polling started");
@@ -699,17 +729,15 @@ int main(int argc, char **argv)
 
 	notify("STOPPING=1");
 	stop_workers(&dm, STOP_BUDGET_MS);
-	for (struct bus_result *r = bus_queue_take(dm.q), *next; r; r = next) {
-		next = r->next;
-		gateway_on_result(dm.gw, r);
-		bus_result_free(r);
-	}
+	take_results(&dm);
 	gateway_flush(dm.gw);
 	stop_ctl(&dm);
 	gateway_attach(dm.gw, NULL, dm.links, dm.nlinks);
 	stop_links(&dm, true);
 	log_info("main", "stopped");
 out_workers:
+	http_stop(dm.http);
+	http_counts_free(&dm.counts);
 	stop_ctl(&dm);
 	stop_workers(&dm, STOP_BUDGET_MS);
 	stop_links(&dm, false);

@@ -35,7 +35,7 @@ tools/deps.sh || { echo "cross: installing native dependencies failed"; exit 1; 
 
 pkgs=("gcc-$triplet" qemu-user
       "libmodbus-dev:$arch" "libmosquitto-dev:$arch" "libsqlite3-dev:$arch"
-      "libjansson-dev:$arch" "libsystemd-dev:$arch")
+      "libjansson-dev:$arch" "libsystemd-dev:$arch" "libmicrohttpd-dev:$arch")
 missing=()
 for p in "${pkgs[@]}"; do
 	[ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing+=("$p")

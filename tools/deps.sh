@@ -5,9 +5,11 @@ set -euo pipefail
 
 pkgs=(gcc make cmake pkg-config
       libmodbus-dev libmosquitto-dev libsqlite3-dev libjansson-dev libsystemd-dev
+      libmicrohttpd-dev
       mosquitto mosquitto-clients socat openssl sqlite3 procps
       python3 python3-paho-mqtt valgrind clang libclang-rt-dev
-      dpkg-dev systemd man-db file)
+      dpkg-dev systemd man-db file
+      chromium fonts-dejavu-core)   # the status page's browser test
 pkgs+=("$@")
 
 missing=()

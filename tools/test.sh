@@ -3,7 +3,8 @@
 # every test: unit tests, and integration tests that start the real daemon,
 # the simulator and a mosquitto broker on 127.0.0.1. Then the same suite in
 # an AddressSanitizer + UndefinedBehaviorSanitizer build (but the kill loop:
-# a SIGKILLed process reports nothing), the arm64 cross build's unit tests and
+# a SIGKILLed process reports nothing; and the browser test: the daemon it
+# drives is the sanitizers' in test_http already), the arm64 cross build's unit tests and
 # main-path integration tests under qemu-user (tools/cross.sh), each fuzz
 # target for a bounded time (clang, libFuzzer), and the unit tests under
 # valgrind (but the few that are 50x slower there). Exits non-zero on any
@@ -56,7 +57,7 @@ if [ $quick -eq 0 ]; then
 	mkdir -p build-asan
 	build build-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || exit 1
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		suite "asan+ubsan" build-asan -E '^it_test_killloop$'
+		suite "asan+ubsan" build-asan -E '^(it_test_killloop|it_test_http_browser)$'
 
 	echo "== arm64: cross-built, unit and integration tests under qemu-user"
 	if tools/cross.sh arm64 --test; then

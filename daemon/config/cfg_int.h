@@ -4,7 +4,7 @@
  *   json.c      messages ("FILE: JSON.PATH: message"), typed getters of JSON
  *               values with their range checks, paths, loading a JSON file
  *   points.c    points and profiles, and the checks of a point set
- *   sections.c  site, storage and mqtt
+ *   sections.c  site, storage, mqtt and http
  *   devices.c   buses, devices and alarms
  *   config.c    config_load() (the order of the sections), config_free(),
  *               look-ups and the names of the config's enums
@@ -90,13 +90,14 @@ struct profile *cfg_profile_get(struct ctx *c, const char *name, const char *pat
  * owned by the caller). -1 on out of memory (reported). */
 int cfg_profiles_keep(struct ctx *c, struct profile_cfg **out, size_t *n);
 
-/* sections.c: site, storage, mqtt */
+/* sections.c: site, storage, mqtt, http */
 void cfg_parse_site(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_storage(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_control(struct ctx *c, json_t *root, struct config *cfg);
 /* after the devices: select names them */
 void cfg_parse_uplinks(struct ctx *c, json_t *root, struct config *cfg);
 void cfg_parse_mqtt(struct ctx *c, json_t *root, struct config *cfg);
+void cfg_parse_http(struct ctx *c, json_t *root, struct config *cfg);
 
 /* devices.c: buses, devices, alarms */
 void cfg_parse_buses(struct ctx *c, json_t *root, struct config *cfg);

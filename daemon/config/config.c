@@ -45,6 +45,9 @@
  *  - mqtt.password_file needs mqtt.username. mqtt.tls files are only allowed
  *    when some broker is mqtts://; cert_file and key_file go together.
  *    topic_prefix may not contain + or #, empty levels, or start with $.
+ *  - http.listen is an IPv4 address or a bracketed IPv6 address and a port
+ *    (no host names: nothing to resolve at start); http.password_file may
+ *    not be empty.
  *  - An alarm on a disabled device is a warning (it can never fire).
  *  - A serial device that does not exist is a warning (plugged in later).
  */
@@ -64,7 +67,7 @@ const char *const config_when_names[CONFIG_NWHENS] = {"above", "below", "equals"
 const char *const config_bus_type_names[CONFIG_NBUS_TYPES] = {"rtu", "tcp", "rtu-tcp"};
 
 static const char *const root_keys[] = {
-	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "uplinks",
+	"site", "log_level", "storage", "profiles_dir", "control_socket", "mqtt", "uplinks", "http",
 	"buses", "devices", "alarms", NULL
 };
 
@@ -109,6 +112,7 @@ struct config *config_load(const char *path, const char *profiles_dir_override,
 	c.profiles_dir = cfg->profiles_dir;
 	cfg_parse_control(&c, root, cfg);
 	cfg_parse_mqtt(&c, root, cfg);
+	cfg_parse_http(&c, root, cfg);
 	cfg_parse_buses(&c, root, cfg);
 	cfg_parse_devices(&c, root, cfg);
 	cfg_parse_alarms(&c, root, cfg);
@@ -152,6 +156,7 @@ void config_free(struct config *cfg)
 		explicit_bzero(cfg->uplinks[i].password, sizeof(cfg->uplinks[i].password));
 	}
 	free(cfg->uplinks);
+	explicit_bzero(cfg->http.password, sizeof(cfg->http.password));
 	free(cfg);
 }
 

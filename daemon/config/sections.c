@@ -1,8 +1,10 @@
 /*
  * sections: the site, storage and mqtt sections of the config (brokers,
- * TLS files, the password file, topic prefix, command QoS, telemetry).
+ * TLS files, the password file, topic prefix, command QoS, telemetry), and
+ * the http section (the status page's address and password file).
  */
 #include "cfg_int.h"
+#include "../http_req.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -127,20 +129,21 @@ static bool topic_prefix_ok(const char *s)
 	return !strpbrk(s, "+#") && !strstr(s, "//");
 }
 
-/* Read the password; one trailing newline (LF or CRLF) is not part of it. */
-static void read_password(struct ctx *c, const char *path, struct mqtt_cfg *m)
+/* Read the password of FILE into OUT (YW_TEXT_MAX); one trailing newline
+ * (LF or CRLF) is not part of it. */
+static void read_password(struct ctx *c, const char *path, const char *file, char *out)
 {
 	char buf[YW_TEXT_MAX + 2];
-	FILE *f = fopen(m->password_file, "r");
+	FILE *f = fopen(file, "r");
 	size_t n;
 
 	if (!f) {
-		cfg_err(c, path, "cannot read %s: %s", m->password_file, strerror(errno));
+		cfg_err(c, path, "cannot read %s: %s", file, strerror(errno));
 		return;
 	}
 	n = fread(buf, 1, sizeof(buf), f);
 	if (ferror(f)) {
-		cfg_err(c, path, "cannot read %s: %s", m->password_file, strerror(errno));
+		cfg_err(c, path, "cannot read %s: %s", file, strerror(errno));
 		goto out_close;
 	}
 	if (n && buf[n - 1] == '\n') {
@@ -148,17 +151,16 @@ static void read_password(struct ctx *c, const char *path, struct mqtt_cfg *m)
 		if (n && buf[n - 1] == '\r')
 			n--;
 	}
-	if (n >= sizeof(m->password)) {
-		cfg_err(c, path, "%s: the password is longer than %zu bytes",
-			m->password_file, sizeof(m->password) - 1);
+	if (n >= YW_TEXT_MAX) {
+		cfg_err(c, path, "%s: the password is longer than %d bytes", file, YW_TEXT_MAX - 1);
 		goto out_close;
 	}
 	if (memchr(buf, '\0', n)) {
-		cfg_err(c, path, "%s: the password contains a NUL byte", m->password_file);
+		cfg_err(c, path, "%s: the password contains a NUL byte", file);
 		goto out_close;
 	}
-	memcpy(m->password, buf, n);
-	m->password[n] = '\0';
+	memcpy(out, buf, n);
+	out[n] = '\0';
 out_close:
 	explicit_bzero(buf, sizeof(buf));
 	fclose(f);
@@ -245,7 +247,7 @@ static void parse_link(struct ctx *c, json_t *o, const char *base, struct config
 	if (cfg_get_path(c, o, base, "password_file", m->password_file) == 1) {
 		if (!m->username[0] && !json_object_get(o, "username"))
 			cfg_err(c, cfg_kpath(kp, base, "password_file"), "needs %s.username", base);
-		read_password(c, cfg_kpath(kp, base, "password_file"), m);
+		read_password(c, cfg_kpath(kp, base, "password_file"), m->password_file, m->password);
 	}
 	parse_tls(c, o, base, m);
 	r = cfg_get_str(c, o, base, "topic_prefix", m->topic_prefix, sizeof(m->topic_prefix), true);
@@ -434,5 +436,36 @@ void cfg_parse_uplinks(struct ctx *c, json_t *root, struct config *cfg)
 					"each would take the other's session over", a->client_id, b->id);
 			}
 		}
+	}
+}
+
+/* "http": {"listen": "ADDRESS:PORT", "password_file": PATH or null}; null
+ * or absent: no status page. */
+void cfg_parse_http(struct ctx *c, json_t *root, struct config *cfg)
+{
+	static const char *const keys[] = {"listen", "password_file", NULL};
+	struct http_cfg *h = &cfg->http;
+	json_t *v = json_object_get(root, "http"), *o;
+
+	if (!v || json_is_null(v))
+		return;
+	o = cfg_get_obj(c, root, "", "http");
+	if (!o)
+		return;
+	h->enabled = true;
+	cfg_check_keys(c, o, "http", keys);
+	if (cfg_need(c, o, "http", "listen") &&
+	    cfg_get_str(c, o, "http", "listen", h->listen, sizeof(h->listen), true) == 1 &&
+	    http_parse_listen(h->listen, h->host, sizeof(h->host), &h->family, &h->port) != 0)
+		cfg_err(c, "http.listen", "\"%s\" is not ADDRESS:PORT (an IPv4 address or an IPv6 "
+			"address in brackets, a port 1..65535)", h->listen);
+	v = json_object_get(o, "password_file");
+	if (v && !json_is_null(v) &&
+	    cfg_get_path(c, o, "http", "password_file", h->password_file) == 1) {
+		int nerr = c->nerr;
+		read_password(c, "http.password_file", h->password_file, h->password);
+		if (c->nerr == nerr && !h->password[0])
+			cfg_err(c, "http.password_file", "%s: the password is empty",
+				h->password_file);
 	}
 }

@@ -4,6 +4,8 @@
   python3 tests/bench/bench.py poll     [--seconds 60]   100 devices / 1000 points at 1 s
   python3 tests/bench/bench.py latency  [--trials 50]    simulator set -> subscriber, p50/p99
   python3 tests/bench/bench.py drain    [--events 10000] outbox drain after an outage
+  python3 tests/bench/bench.py http     [--seconds 60]   the poll workload without the status page,
+                                                          with it idle, with /metrics scraped every 1 s
   python3 tests/bench/bench.py soak     [--seconds 600]  "one accelerated hour": alarms, faults,
                                                           a flapping broker, a nearly full disk (root)
   python3 tests/bench/bench.py uplinks  [--trials 50]    three links, one down: latency of the
@@ -204,13 +206,64 @@ def drain(args):  # noqa: C901
         env.cleanup()
 
 
+def http(args):
+    """The poll workload (100 devices, 1,000 points, 1 s) three times: without
+    an http section, with the status page idle, and with /metrics scraped
+    every second (and / every 10 s, as a phone on the page would): the
+    daemon's CPU and RSS each time, and the scrapes' time and size."""
+    import urllib.request
+    seconds = args.seconds if args.seconds is not None else 60
+    rows = []
+    for mode in ("off", "idle", "scraped"):
+        env = yw.Env("bench-http")
+        try:
+            port = yw.free_port()
+            hport = yw.free_port()
+            buses = [{"id": "lan", "type": "tcp", "host": "127.0.0.1", "port": port, "timeout_ms": 500}]
+            extra = {} if mode == "off" else {"http": {"listen": "127.0.0.1:%d" % hport}}
+            cfg = yw.base_config(env, bench_devices(100), buses, **extra)
+            path = env.write_config(cfg)
+            env.sim(path, port=port)
+            d = env.daemon(path, level="warn")
+            time.sleep(5)
+            cpu0, t0 = yw.proc_cpu_seconds(d.pid), time.monotonic()
+            took, size, n = [], 0, 0
+            while time.monotonic() - t0 < seconds:
+                tick = time.monotonic()
+                if mode == "scraped":
+                    for url in ["/metrics"] + (["/"] if n % 10 == 0 else []):
+                        a = time.monotonic()
+                        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (hport, url),
+                                                    timeout=10) as r:
+                            body = r.read()
+                        if url == "/metrics":
+                            took.append((time.monotonic() - a) * 1000)
+                            size = len(body)
+                    n += 1
+                time.sleep(max(0, 1 - (time.monotonic() - tick)))
+            cpu1, t1 = yw.proc_cpu_seconds(d.pid), time.monotonic()
+            rows.append((mode, 100 * (cpu1 - cpu0) / (t1 - t0), yw.proc_rss_kb(d.pid) / 1024,
+                         sorted(took), size))
+            env.stop(d)
+        finally:
+            env.cleanup()
+    print("http: 100 devices, 1000 points, poll 1 s, %.0f s measured each" % seconds)
+    for mode, cpu, rss, took, size in rows:
+        line = "  %-8s daemon CPU %5.2f %% of one core   RSS %5.1f MB" % (mode, cpu, rss)
+        if took:
+            line += "   /metrics %d bytes, p50 %.1f ms, max %.1f ms" % (
+                size, statistics.median(took), took[-1])
+        print(line)
+
+
 # ---------------------------------------------------------------- soak ----
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["poll", "latency", "drain", "soak", "uplinks", "fleet", "all"])
-    ap.add_argument("--seconds", type=float, default=None, help="poll: 60, soak: 600")
+    ap.add_argument("what", choices=["poll", "latency", "drain", "soak", "uplinks", "fleet", "http",
+                                     "all"])
+    ap.add_argument("--seconds", type=float, default=None, help="poll, http: 60, soak: 600")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--gateways", type=int, default=50, help="fleet: gateways on one broker")
     ap.add_argument("--events", type=int, default=10000)

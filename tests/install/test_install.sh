@@ -102,6 +102,7 @@ for m in "${manpages[@]}"; do
 	check "usr/share/man/$m" test -s "$root/usr/share/man/$m"
 done
 check "usr/share/doc/yardwatch/install.md" test -s "$root/usr/share/doc/yardwatch/install.md"
+check "usr/share/doc/yardwatch/status-page.md" test -s "$root/usr/share/doc/yardwatch/status-page.md"
 check "nothing under usr/etc or usr/local" \
 	absent "$root/usr/etc" "$root/usr/local"
 
@@ -155,7 +156,7 @@ if [[ -n $deb ]]; then
 	check "Section: net" test "$(field Section)" = net
 	check "Maintainer set" test -n "$(field Maintainer)"
 	depends=$(field Depends)
-	for lib in libmodbus5 libmosquitto1 libsqlite3-0 libjansson4 libc6; do
+	for lib in libmodbus5 libmosquitto1 libsqlite3-0 libjansson4 libmicrohttpd12 libc6; do
 		check "Depends: $lib" grep -qw -- "$lib" <<<"$depends"
 	done
 	ctl=$tmp/control
