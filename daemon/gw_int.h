@@ -3,8 +3,12 @@
  * gateway). The gateway is:
  *   gateway.c    lifecycle and reload, bus results, device status, timers
  *   gw_alarms.c  alarm evaluation and the events it commits and publishes
- *   gw_uplink.c  the outbox sender over MQTT, P/status and alarms/active,
- *                the MQTT callbacks and commands
+ *   gw_events.c  the durability path of an event (commit or hold)
+ *   gw_uplink.c  the MQTT links of the config and each one's sender, P/status
+ *                and alarms/active, the links' callbacks
+ *   gw_cmd.c     the commands (MQTT or the control socket)
+ *   gw_ctl.c     the control socket's requests
+ *   gw_live.c    the status page's snapshot
  */
 #ifndef YW_GW_INT_H
 #define YW_GW_INT_H
@@ -182,8 +186,10 @@ void gw_publish_status_all(struct gateway *gw);
 void gw_publish_device_statuses(struct uplink_rt *u);
 /* U's unsent messages: its queue in the store and its held events. */
 int64_t gw_link_depth(struct uplink_rt *u, int64_t *oldest_ms);
-/* The links of the gateway's config (gateway.c: made, kept and freed by id). */
+/* The links of the gateway's config: made, kept and freed by id. */
 int gw_links_setup(struct gateway *gw);
 void gw_links_free(struct gateway *gw);
+/* U starts its sending afresh (a new connection, a new MQTT link). */
+void gw_link_reset(struct uplink_rt *u);
 
 #endif

@@ -28,9 +28,10 @@ void gateway_live(const struct gateway *gw, struct http_live *l)
 	l->started_ms = gw->started_ms;
 	l->clock_set = clock_is_set();
 	/* every MQTT link, the mqtt section's first */
-	for (size_t i = 0; i < gw->nul; i++)
-		(void)http_live_uplink(l, gw->ul[i]->id, gw_link_up(gw->ul[i]),
-				       gw_link_depth(gw->ul[i], NULL));
+	for (size_t i = 0; i < gw->nul; i++) {
+		int64_t oldest = 0, depth = gw_link_depth(gw->ul[i], &oldest);
+		(void)http_live_uplink(l, gw->ul[i]->id, gw_link_up(gw->ul[i]), depth, oldest);
+	}
 	for (size_t b = 0; b < v->nbuses && b < gw->cfg->nbuses; b++)
 		l->bus_polled[b] = gw->workers && gw->workers[b] != NULL &&
 				   strcmp(gw->cfg->buses[b].id, v->buses[b]) == 0;

@@ -9,6 +9,122 @@
  */
 #include "gw_int.h"
 
+/* ---------- the links of the config ---------- */
+
+static void link_names(struct uplink_rt *u)
+{
+	const struct config *cfg = u->gw->cfg;
+	snprintf(u->prefix, sizeof u->prefix, "%s/%s/%s", u->cfg->topic_prefix, cfg->site_id,
+		 cfg->gateway);
+	snprintf(u->status_topic, sizeof u->status_topic, "%s/status", u->prefix);
+}
+
+void gw_link_reset(struct uplink_rt *u)
+{
+	u->ninflight = 0;
+	u->cur_prio = -1;
+	u->cur_id = 0;
+	u->outbox_idle = false;
+	u->active_dirty = true;
+	u->statuses_dirty = true;
+}
+
+/* The links of gw->cfg into gw->ul: a link whose id was there before keeps
+ * its state object (its MQTT link's callbacks point at it); the others are
+ * made, and those of links that are gone freed (main.c has stopped them).
+ * The held events' link bits follow the links by id. */
+int gw_links_setup(struct gateway *gw)
+{
+	const struct config *cfg = gw->cfg;
+	size_t n = config_nlinks(cfg);
+	struct uplink_rt *next[GW_LINKS_MAX] = { 0 };
+	int moved[GW_LINKS_MAX];
+	int64_t now = util_mono_ms();
+
+	if (n > GW_LINKS_MAX) {
+		log_error("gateway", "%zu MQTT links: at most %d", n, GW_LINKS_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < GW_LINKS_MAX; i++)
+		moved[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct mqtt_cfg *lc = config_link(cfg, i);
+		for (size_t j = 0; j < gw->nul; j++)
+			if (gw->ul[j] && strcmp(gw->ul[j]->id, lc->id) == 0) {
+				next[i] = gw->ul[j];
+				gw->ul[j] = NULL;
+				moved[j] = (int)i;
+			}
+		if (!next[i]) {
+			next[i] = calloc(1, sizeof *next[i]);
+			if (!next[i]) {
+				log_error("gateway", "out of memory");
+				for (size_t k = 0; k < i; k++)
+					if (next[k]) {
+						/* put back what was taken */
+						for (size_t j = 0; j < gw->nul; j++)
+							if (moved[j] == (int)k)
+								gw->ul[j] = next[k];
+					}
+				for (size_t k = 0; k < i; k++) {
+					bool back = false;
+					for (size_t j = 0; j < gw->nul; j++)
+						back |= gw->ul[j] == next[k];
+					if (!back)
+						free(next[k]);
+				}
+				return -1;
+			}
+			next[i]->gw = gw;
+			util_strlcpy(next[i]->id, lc->id, sizeof next[i]->id);
+			gw_link_reset(next[i]);
+			next[i]->next_telemetry = now + (lc->telemetry_interval_s > 0 ?
+							 lc->telemetry_interval_s * 1000 : 0);
+		}
+		next[i]->cfg = lc;
+		next[i]->idx = (int)i;
+		link_names(next[i]);
+	}
+	for (size_t j = 0; j < gw->nul; j++)
+		free(gw->ul[j]);   /* links that are gone */
+	/* held events: bit j of the old links becomes bit moved[j] */
+	for (size_t h = 0; h < gw->nheld; h++) {
+		struct held_event *e = &gw->held[h];
+		uint32_t l = 0, sent = 0, acked = 0;
+		for (size_t j = 0; j < gw->nul; j++) {
+			if (moved[j] < 0)
+				continue;
+			uint32_t from = 1u << j, to = 1u << moved[j];
+			l |= e->links & from ? to : 0;
+			sent |= e->sent & from ? to : 0;
+			acked |= e->acked & from ? to : 0;
+		}
+		e->links = l;
+		e->sent = sent;
+		e->acked = acked;
+	}
+	memcpy(gw->ul, next, sizeof next);
+	gw->nul = n;
+	return 0;
+}
+
+void gw_links_free(struct gateway *gw)
+{
+	for (size_t i = 0; i < gw->nul; i++)
+		free(gw->ul[i]);
+	gw->nul = 0;
+}
+
+void *gateway_link_ctx(struct gateway *gw, size_t i)
+{
+	return i < gw->nul ? gw->ul[i] : NULL;
+}
+
+const char *gateway_link_status_topic(const struct gateway *gw, size_t i)
+{
+	return i < gw->nul ? gw->ul[i]->status_topic : NULL;
+}
+
 /* ---------- one link's queue ---------- */
 
 int64_t gw_link_depth(struct uplink_rt *u, int64_t *oldest_ms)

@@ -46,9 +46,13 @@ static json_t *api_status_doc(struct http_ctx *c, const struct query_status *st)
 
 	for (size_t i = 0; ups && i < c->live->nuplinks; i++) {
 		const struct http_uplink *u = &c->live->uplinks[i];
-		json_array_append_new(ups, json_pack("{s:s, s:b, s:I}", "id", u->id, "connected",
+		char t[40];
+		json_array_append_new(ups, json_pack("{s:s, s:b, s:I, s:o}", "id", u->id, "connected",
 						     u->connected, "outbox_depth",
-						     (json_int_t)u->outbox_depth));
+						     (json_int_t)u->outbox_depth, "oldest",
+						     u->oldest_ms > 0 ?
+						     json_string(util_fmt_time(u->oldest_ms, t, sizeof t)) :
+						     json_null()));
 	}
 	if (!o || !ups) {
 		json_decref(o);

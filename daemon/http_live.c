@@ -211,7 +211,8 @@ struct http_live *http_live_new(struct http_view *v, const struct http_counts *c
 	return l;
 }
 
-int http_live_uplink(struct http_live *l, const char *id, bool connected, int64_t depth)
+int http_live_uplink(struct http_live *l, const char *id, bool connected, int64_t depth,
+		     int64_t oldest_ms)
 {
 	struct http_uplink *u = realloc(l->uplinks, (l->nuplinks + 1) * sizeof *u);
 
@@ -223,6 +224,7 @@ int http_live_uplink(struct http_live *l, const char *id, bool connected, int64_
 	util_strlcpy(u->id, id, sizeof u->id);
 	u->connected = connected;
 	u->outbox_depth = depth;
+	u->oldest_ms = oldest_ms;
 	return 0;
 }
 

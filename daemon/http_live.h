@@ -90,6 +90,7 @@ struct http_uplink {
 	char id[YW_ID_MAX];
 	bool connected;
 	int64_t outbox_depth;       /* unsent rows, held events included */
+	int64_t oldest_ms;          /* when the oldest queued row was queued; 0: none */
 };
 
 struct http_live_dev {
@@ -136,7 +137,8 @@ int http_view_alarm(const struct http_view *v, const char *id);
 struct http_live *http_live_new(struct http_view *v, const struct http_counts *c);
 /* Add an uplink, or the latest event of an active alarm (copied); -1 when
  * out of memory. */
-int http_live_uplink(struct http_live *l, const char *id, bool connected, int64_t depth);
+int http_live_uplink(struct http_live *l, const char *id, bool connected, int64_t depth,
+		     int64_t oldest_ms);
 int http_live_event(struct http_live *l, const char *json);
 struct http_live *http_live_ref(struct http_live *l);
 void http_live_unref(struct http_live *l);

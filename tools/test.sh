@@ -56,8 +56,14 @@ suite "build" build
 if [ $quick -eq 0 ]; then
 	mkdir -p build-asan
 	build build-asan -DYW_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug || exit 1
+	# Under the sanitizers: every unit test and every integration test but
+	# the kill loop (a SIGKILLed process reports nothing), the browser (it
+	# only looks at pages the other tests check) and the three longest timing
+	# tests (reconnect backoff, fault steps, a filling store: minutes of
+	# waiting, their code paths run in the shorter tests too).
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		suite "asan+ubsan" build-asan -E '^(it_test_killloop|it_test_http_browser)$'
+		suite "asan+ubsan" build-asan \
+		-E '^(it_test_killloop|it_test_http_browser|it_test_mqtt_link|it_test_faults|it_test_bounded)$'
 
 	echo "== arm64: cross-built, unit and integration tests under qemu-user"
 	if tools/cross.sh arm64 --test; then
@@ -66,7 +72,7 @@ if [ $quick -eq 0 ]; then
 		echo "test: arm64 build or tests FAILED"; failed=$((failed + 1))
 	fi
 
-	echo "== fuzz: each parser of outside input, ${YW_FUZZ_SECONDS:-15} s each (libFuzzer)"
+	echo "== fuzz: each parser of outside input, ${YW_FUZZ_SECONDS:-10} s each (libFuzzer)"
 	# The targets are those of tests/CMakeLists.txt's YW_FUZZ block (fuzz_all
 	# builds them; tests/fuzz_targets.txt lists "TARGET NAME" lines). Each runs
 	# on a fresh copy of its seed corpus (tests/fuzz/corpus/NAME) under
@@ -86,7 +92,7 @@ if [ $quick -eq 0 ]; then
 			[ -d "tests/fuzz/corpus/$n" ] && cp "tests/fuzz/corpus/$n"/* "$corpus"/
 			dict=()
 			[ -f "tests/fuzz/$n.dict" ] && dict=(-dict="tests/fuzz/$n.dict")
-			if "build-fuzz/tests/$f" -max_total_time="${YW_FUZZ_SECONDS:-15}" -seed=1 \
+			if "build-fuzz/tests/$f" -max_total_time="${YW_FUZZ_SECONDS:-10}" -seed=1 \
 				-timeout=10 -print_final_stats=1 "${dict[@]}" \
 				-artifact_prefix="build-fuzz/artifacts-$n/" "$corpus" \
 				</dev/null >"build-fuzz/$f.log" 2>&1; then

@@ -32,10 +32,9 @@ void cli_daemon_ask(struct cli *c)
 		return;
 	}
 	enum cli_ctl_rc rc = cli_ctl_open(c->ctl_path, &k, err, sizeof err);
-	json_t *req = json_pack("{s:s}", "cmd", "status");
-	if (rc == CLI_CTL_OK)
-		rc = cli_ctl_call(k, req, CLI_STATUS_TIMEOUT_MS, &reply, err, sizeof err);
-	json_decref(req);
+	if (rc == CLI_CTL_OK)   /* the request is the call's to free */
+		rc = cli_ctl_call(k, json_pack("{s:s}", "cmd", "status"), CLI_STATUS_TIMEOUT_MS,
+				  &reply, err, sizeof err);
 	cli_ctl_close(k);
 	if (rc == CLI_CTL_OK && json_is_true(json_object_get(reply, "ok"))) {
 		d->running = true;

@@ -237,10 +237,8 @@ static int link_open_daemon(struct cli *c, const struct cli_target *t, struct cl
 	const char *path = c->ctl_path[0] ? c->ctl_path : (c->ctl_known ? "" : CONFIG_CONTROL_SOCKET);
 	enum cli_ctl_rc rc = cli_ctl_open(path, &k, err, errlen);
 
-	json_t *req = json_pack("{s:s}", "cmd", "status");
-	if (rc == CLI_CTL_OK)
-		rc = cli_ctl_call(k, req, 3000, &status, err, errlen);
-	json_decref(req);
+	if (rc == CLI_CTL_OK)   /* the request is the call's to free */
+		rc = cli_ctl_call(k, json_pack("{s:s}", "cmd", "status"), 3000, &status, err, errlen);
 	if (rc != CLI_CTL_OK) {
 		cli_ctl_close(k);
 		return rc == CLI_CTL_DOWN ? 0 : -1;

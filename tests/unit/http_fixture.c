@@ -161,7 +161,7 @@ struct http_live *hfx_live(const struct config *c, struct http *h)
 	l->devs[1].state = 0;
 	l->devs[1].last_ok_ms = HFX_NOW - 6 * 60000;
 	l->devs[1].offline_active = true;
-	if (http_live_uplink(l, "mqtt", true, 2) != 0 || http_live_event(l, meter_off) != 0 ||
+	if (http_live_uplink(l, "mqtt", true, 2, 0) != 0 || http_live_event(l, meter_off) != 0 ||
 	    http_live_event(l, pressure_low) != 0)
 		abort();
 	return l;

@@ -224,15 +224,17 @@ static void test_live(struct http *h, int port, const struct config *c)
 
 	l->uplinks[0].connected = false;
 	l->uplinks[0].outbox_depth = 77;
+	l->uplinks[0].oldest_ms = 1764130203123;   /* 2025-11-26T04:10:03.123Z */
 	http_publish(h, l);
 	CHECK(get(port, "/api/status", NULL) == 200);
-	CHECK(strstr(body(), "\"uplinks\":[{\"id\":\"mqtt\",\"connected\":false,\"outbox_depth\":77}]"));
+	CHECK(strstr(body(), "\"uplinks\":[{\"id\":\"mqtt\",\"connected\":false,\"outbox_depth\":77,"
+		     "\"oldest\":\"2025-11-26T04:10:03.123Z\"}]"));
 	CHECK(get(port, "/", NULL) == 200);
 	CHECK(strstr(body(), "NOT connected"));
 	CHECK(strstr(body(), "MQTT link down"));
 	publish(h, c);
 	CHECK(get(port, "/api/status", NULL) == 200);
-	CHECK(strstr(body(), "\"connected\":true,\"outbox_depth\":2}"));
+	CHECK(strstr(body(), "\"connected\":true,\"outbox_depth\":2,\"oldest\":null}"));
 }
 
 int main(void)
