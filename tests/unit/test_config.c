@@ -656,38 +656,6 @@ static void test_defaults(void)
 	remove("profiles/pt.json");
 }
 
-/* An rtu-tcp bus: the keys and defaults of a tcp bus, inter_frame_delay_ms,
- * unit ids of an RS-485 line. */
-static void test_rtu_tcp(void)
-{
-	struct config *cfg;
-	char *out = NULL;
-
-	write_file("site.json", "{'site': {'id': 's1', 'gateway': 'gw1'}, "
-		   "'buses': [{'id': 'yard', 'type': 'rtu-tcp', 'host': 'gw.local'}, "
-		   "{'id': 'y2', 'type': 'rtu-tcp', 'host': '10.0.0.9', 'port': 4196, "
-		   "'timeout_ms': 500, 'retries': 3, 'inter_frame_delay_ms': 40}], "
-		   "'devices': [{'id': 'd1', 'bus': 'yard', 'unit': 247, 'points': [" PT "]}, "
-		   "{'id': 'd2', 'bus': 'y2', 'unit': 1, 'points': [" PT "]}]}", true);
-	cfg = load("site.json", NULL, &out);
-	CHECK(cfg != NULL);
-	CHECK(out && out[0] == '\0');
-	free(out);
-	if (!cfg)
-		return;
-	CHECK(cfg->buses[0].type == BUS_RTU_TCP && strcmp(cfg->buses[0].host, "gw.local") == 0);
-	CHECK(cfg->buses[0].port == 502 && cfg->buses[0].timeout_ms == 1000);
-	CHECK(cfg->buses[0].retries == 1 && cfg->buses[0].inter_frame_delay_ms == 0);
-	CHECK(cfg->buses[0].device[0] == '\0' && !cfg->buses[0].rs485);
-	CHECK(cfg->buses[1].type == BUS_RTU_TCP && cfg->buses[1].port == 4196);
-	CHECK(cfg->buses[1].timeout_ms == 500 && cfg->buses[1].retries == 3);
-	CHECK(cfg->buses[1].inter_frame_delay_ms == 40);
-	CHECK(cfg->devices[0].unit == 247 && cfg->devices[1].bus == 1);
-	config_free(cfg);
-	CHECK(strcmp(config_bus_type_name(BUS_RTU_TCP), "rtu-tcp") == 0);
-	CHECK(strcmp(config_bus_type_name(BUS_TCP), "tcp") == 0);
-}
-
 static void test_names(void)
 {
 	CHECK(strcmp(point_table_name(TABLE_HOLDING), "holding") == 0);
@@ -715,7 +683,6 @@ int main(void)
 	test_bad_table();
 	test_shipped();
 	test_defaults();
-	test_rtu_tcp();
 	test_names();
 	if (chdir(cwd) != 0)
 		perror("chdir");

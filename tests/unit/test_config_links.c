@@ -1,7 +1,8 @@
 /*
- * test_config_uplinks: the uplinks section: a good one parsed into links
- * (ids, select, commands, client ids, defaults), and every refusal with the
- * JSON path of its error.
+ * test_config_links: the gateway's links beyond a plain bus and one broker:
+ * an rtu-tcp bus (a serial device server) with its keys and defaults, and
+ * the uplinks section: a good one parsed into links (ids, select, commands,
+ * client ids, defaults), and every refusal with the JSON path of its error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include "../../daemon/config.h"
 #include "check.h"
 
-static char dir[] = "/tmp/yw-cfg-uplinks-XXXXXX";
+static char dir[] = "/tmp/yw-cfg-links-XXXXXX";
 
 /* Load a config whose top level holds BODY (after site, buses, devices);
  * *ERRS gets what was printed (caller frees). */
@@ -122,10 +123,56 @@ static const struct {
 	  "uplinks[0].client_id: \"same\" is also the client id of link \"mqtt\" on the same broker" },
 };
 
+/* An rtu-tcp bus: the keys and defaults of a tcp bus, inter_frame_delay_ms,
+ * unit ids of an RS-485 line. */
+static void test_rtu_tcp(void)
+{
+	static const char pt[] =
+		"{\"name\": \"v\", \"table\": \"holding\", \"address\": 0, \"type\": \"uint16\"}";
+	char path[256], *errs = NULL;
+	size_t len = 0;
+	FILE *f, *ms;
+	struct config *cfg;
+
+	snprintf(path, sizeof path, "%s/site.json", dir);
+	f = fopen(path, "w");
+	if (!f)
+		abort();
+	fprintf(f, "{\"site\": {\"id\": \"s1\", \"gateway\": \"gw1\"},\n"
+		   " \"buses\": [{\"id\": \"yard\", \"type\": \"rtu-tcp\", \"host\": \"gw.local\"},\n"
+		   "  {\"id\": \"y2\", \"type\": \"rtu-tcp\", \"host\": \"10.0.0.9\", \"port\": 4196,\n"
+		   "   \"timeout_ms\": 500, \"retries\": 3, \"inter_frame_delay_ms\": 40}],\n"
+		   " \"devices\": [{\"id\": \"d1\", \"bus\": \"yard\", \"unit\": 247, \"points\": [%s]},\n"
+		   "  {\"id\": \"d2\", \"bus\": \"y2\", \"unit\": 1, \"points\": [%s]}]}\n", pt, pt);
+	fclose(f);
+	ms = open_memstream(&errs, &len);
+	if (!ms)
+		abort();
+	cfg = config_load(path, NULL, ms);
+	fclose(ms);
+	CHECK(cfg != NULL);
+	CHECK(errs && errs[0] == '\0');
+	free(errs);
+	if (!cfg)
+		return;
+	CHECK(cfg->buses[0].type == BUS_RTU_TCP && strcmp(cfg->buses[0].host, "gw.local") == 0);
+	CHECK(cfg->buses[0].port == 502 && cfg->buses[0].timeout_ms == 1000);
+	CHECK(cfg->buses[0].retries == 1 && cfg->buses[0].inter_frame_delay_ms == 0);
+	CHECK(cfg->buses[0].device[0] == '\0' && !cfg->buses[0].rs485);
+	CHECK(cfg->buses[1].type == BUS_RTU_TCP && cfg->buses[1].port == 4196);
+	CHECK(cfg->buses[1].timeout_ms == 500 && cfg->buses[1].retries == 3);
+	CHECK(cfg->buses[1].inter_frame_delay_ms == 40);
+	CHECK(cfg->devices[0].unit == 247 && cfg->devices[1].bus == 1);
+	config_free(cfg);
+	CHECK(strcmp(config_bus_type_name(BUS_RTU_TCP), "rtu-tcp") == 0);
+	CHECK(strcmp(config_bus_type_name(BUS_TCP), "tcp") == 0);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
 		return 1;
+	test_rtu_tcp();
 	test_good();
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char *errs = NULL;
